@@ -1,0 +1,47 @@
+# One command runs the portal, one runs the tests; both set up what they need.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# The suite runs against real PostgreSQL and Redis (bin/services starts them).
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/portal
+TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
+
+.PHONY: run test lint bench venv setup clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+setup: venv
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_runbook --demo
+	$(PY) manage.py ensure_login
+
+## make run: the portal on http://localhost:8000 with a Celery worker and beat (SQLite + filesystem broker by default)
+run: setup
+	$(VENV)/bin/honcho start -f Procfile.dev
+
+## make test: lint, Django checks and the whole pytest suite against PostgreSQL, Redis, SMTP and Chromium
+test: venv
+	bin/services
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(PY) manage.py check
+	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(PY) manage.py makemigrations --check --dry-run
+	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) REQUIRE_SERVICES=1 $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+## make bench: benchmarks that print figures (not part of the test suite)
+bench: venv
+	bin/services
+	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(PY) -m bench
+
+clean:
+	rm -rf $(VENV) var staticfiles

@@ -1,0 +1,146 @@
+"""Fixtures shared by every app's tests: users by role, the seeded runbook, and
+the real parts (PostgreSQL, Redis, a Celery worker, an SMTP server)."""
+
+import os
+import socket
+import threading
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # live_server + Playwright
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def runbook(db):
+    """The runbook's data and the permission groups, as `seed_runbook` loads them."""
+    from incidents.seeding import seed_runbook
+
+    seed_runbook()
+
+
+def make_user(username, *groups, **extra):
+    user = get_user_model().objects.create_user(
+        username=username, password="correct-horse-battery", email=f"{username}@example.com", **extra
+    )
+    user.groups.add(*Group.objects.filter(name__in=groups))
+    return user
+
+
+@pytest.fixture
+def responder(runbook):
+    return make_user("rita", "Responders", first_name="Rita", last_name="Responder")
+
+
+@pytest.fixture
+def other_responder(runbook):
+    return make_user("tom", "Responders", first_name="Tom", last_name="Tech")
+
+
+@pytest.fixture
+def viewer(runbook):
+    return make_user("vic", "Viewers", first_name="Vic", last_name="Viewer")
+
+
+@pytest.fixture
+def portal_admin(runbook):
+    return make_user("ada", "Admins", "Responders", first_name="Ada", last_name="Admin", is_staff=True)
+
+
+@pytest.fixture
+def incident(responder):
+    from incidents import services
+    from incidents.models import Incident, IncidentType, Service, Severity
+
+    return services.incident_declare(
+        actor=responder,
+        title="Executor failing to land trades",
+        severity=Severity.objects.get(level=1),
+        incident_type=IncidentType.objects.get(slug="trade-execution-failure"),
+        detection_source=Incident.DetectionSource.ALERT,
+        description="Trades revert on submission.",
+        user_impact="All traders",
+        services=Service.objects.filter(slug__in=["executor"]),
+    )
+
+
+def _redis_reachable(url: str) -> None:
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.exceptions.ConnectionError as exc:
+        pytest.fail(f"Redis is required at {url} and is not reachable ({exc}); start it (see README).")
+
+
+@pytest.fixture(scope="session")
+def redis_broker_url():
+    """The Redis the suite's broker tests use. Fails, never skips, when it is down."""
+    from django.conf import settings
+
+    url = settings.CELERY_BROKER_URL
+    if not url.startswith("redis://"):
+        pytest.fail("CELERY_BROKER_URL must point at Redis for this test (make test sets it).")
+    _redis_reachable(url)
+    return url
+
+
+@pytest.fixture
+def celery_worker(redis_broker_url, transactional_db):
+    """A real Celery worker (in a thread of this process) consuming from Redis."""
+    from celery.contrib.testing.worker import start_worker
+
+    from portal.celery import app
+
+    app.loader.import_module("celery.contrib.testing.tasks")
+    with app.connection_for_write() as conn:
+        conn.default_channel.queue_purge(app.conf.task_default_queue)
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10) as worker:
+        yield worker
+
+
+class _Mailbox:
+    """What the SMTP server received, as parsed messages."""
+
+    def __init__(self):
+        self.messages: list[EmailMessage] = []
+        self.arrived = threading.Condition()
+
+    async def handle_DATA(self, server, session, envelope):
+        with self.arrived:
+            self.messages.append(message_from_bytes(envelope.original_content, policy=policy.default))
+            self.arrived.notify_all()
+        return "250 Message accepted for delivery"
+
+    def wait_for(self, count: int, timeout: float = 20) -> list[EmailMessage]:
+        with self.arrived:
+            self.arrived.wait_for(lambda: len(self.messages) >= count, timeout=timeout)
+            return list(self.messages)
+
+
+@pytest.fixture
+def smtp_server(settings):
+    """A real SMTP server (aiosmtpd) on a free port, with Django's SMTP backend pointed at it."""
+    from aiosmtpd.controller import Controller
+
+    mailbox = _Mailbox()
+    port = free_port()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = port
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    mailbox.port = port
+    yield mailbox
+    controller.stop()

@@ -1,0 +1,545 @@
+"""The runbook's domain: severities, incident types and their runbooks, services,
+roles, contacts, channels, and the incidents themselves with their roles,
+timeline, status updates and checklists."""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.urls import reverse
+from django.utils import timezone
+from simple_history.models import HistoricalRecords
+
+from .audit import get_history_user
+
+
+def history(**kwargs):
+    """Every model's audit trail, attributed through `incidents.audit`."""
+    return HistoricalRecords(get_user=get_history_user, **kwargs)
+
+
+class TimeStamped(models.Model):
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class Severity(TimeStamped):
+    """A severity level (Sev1–Sev4) carrying its own behaviour: the runbook's
+    criteria, the status-update cadence, the response targets and whether a
+    post-mortem is required."""
+
+    level = models.PositiveSmallIntegerField(unique=True, help_text="1 is the most severe.")
+    name = models.CharField(max_length=40, help_text="For example “Critical”.")
+    criteria = models.TextField(help_text="One criterion per line, as in the runbook.")
+    update_interval = models.DurationField(
+        null=True,
+        blank=True,
+        help_text="How often status updates are due. Empty means “as needed”.",
+    )
+    acknowledge_within = models.DurationField(default=timedelta(minutes=15))
+    investigate_within = models.DurationField(
+        default=timedelta(hours=2), help_text="Target end of the investigation phase, from detection."
+    )
+    postmortem_required = models.BooleanField(default=False)
+
+    history = history()
+
+    class Meta:
+        ordering = ["level"]
+        verbose_name_plural = "severities"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(level__gte=1),
+                name="%(app_label)s_%(class)s_level_positive",
+                violation_error_message="Severity levels start at 1.",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.code} – {self.name}"
+
+    @property
+    def code(self) -> str:
+        return f"Sev{self.level}"
+
+    def criteria_list(self) -> list[str]:
+        return [line.strip() for line in self.criteria.splitlines() if line.strip()]
+
+
+class IncidentType(TimeStamped):
+    """A kind of incident with its own runbook (symptoms, investigation steps,
+    resolution actions)."""
+
+    slug = models.SlugField(unique=True)
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    history = history()
+
+    class Meta:
+        ordering = ["position", "name"]
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        return reverse("incidents:runbook_detail", args=[self.slug])
+
+
+class RunbookStep(TimeStamped):
+    """One ordered line of an incident type's runbook."""
+
+    class Kind(models.TextChoices):
+        SYMPTOM = "symptom", "Symptom"
+        INVESTIGATION = "investigation", "Investigation step"
+        RESOLUTION = "resolution", "Resolution action"
+
+    incident_type = models.ForeignKey(IncidentType, on_delete=models.CASCADE, related_name="steps")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    position = models.PositiveSmallIntegerField()
+    text = models.CharField(max_length=255)
+
+    history = history()
+
+    class Meta:
+        ordering = ["incident_type", "kind", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["incident_type", "kind", "position"],
+                name="%(app_label)s_%(class)s_unique_position",
+                violation_error_message="Two steps of one runbook section cannot share a position.",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.incident_type}: {self.get_kind_display()} {self.position}. {self.text}"
+
+
+class Service(TimeStamped):
+    """A system an incident can affect, with the staff member who owns it."""
+
+    slug = models.SlugField(unique=True)
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="owned_services"
+    )
+
+    history = history()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Role(TimeStamped):
+    """An incident role (Incident Commander, Technical Lead, …) and its responsibilities."""
+
+    slug = models.SlugField(unique=True)
+    name = models.CharField(max_length=60)
+    responsibilities = models.TextField(help_text="One responsibility per line.")
+    position = models.PositiveSmallIntegerField(default=0)
+
+    history = history()
+
+    class Meta:
+        ordering = ["position"]
+
+    def __str__(self):
+        return self.name
+
+    def responsibility_list(self) -> list[str]:
+        return [line.strip() for line in self.responsibilities.splitlines() if line.strip()]
+
+
+class Contact(TimeStamped):
+    """A person, team, line or vendor to reach during an incident."""
+
+    class Category(models.TextChoices):
+        SUPPORT = "support", "24/7 support"
+        TEAM = "team", "Team"
+        VENDOR = "vendor", "Vendor"
+        EMERGENCY = "emergency", "Emergency"
+
+    name = models.CharField(max_length=100)
+    category = models.CharField(max_length=20, choices=Category.choices)
+    role = models.ForeignKey(Role, null=True, blank=True, on_delete=models.SET_NULL, related_name="contacts")
+    phone = models.CharField(max_length=40, blank=True)
+    email = models.EmailField(blank=True)
+    notes = models.CharField(max_length=255, blank=True)
+    escalation_order = models.PositiveSmallIntegerField(default=1, help_text="Within its category, 1 is tried first.")
+    last_verified = models.DateField(null=True, blank=True, help_text="When someone last confirmed it works.")
+    is_active = models.BooleanField(default=True)
+
+    history = history()
+
+    class Meta:
+        ordering = ["category", "escalation_order", "name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(phone="") | ~Q(email=""),
+                name="%(app_label)s_%(class)s_reachable",
+                violation_error_message="A contact needs a phone number or an email address.",
+            ),
+            models.UniqueConstraint(
+                fields=["category", "name"],
+                name="%(app_label)s_%(class)s_unique_name",
+                violation_error_message="A contact with this name already exists in this category.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.get_category_display()})"
+
+
+class CommunicationChannel(TimeStamped):
+    """A channel of the communication plan, internal or external."""
+
+    class Audience(models.TextChoices):
+        INTERNAL = "internal", "Internal"
+        EXTERNAL = "external", "External"
+
+    class Kind(models.TextChoices):
+        SLACK = "slack", "Slack"
+        EMAIL = "email", "Email"
+        PHONE = "phone", "Phone"
+        STATUS_PAGE = "status_page", "Status page"
+        SOCIAL = "social", "Social media"
+        REGULATORY = "regulatory", "Regulatory reporting"
+        BRIDGE = "bridge", "Conference bridge"
+
+    name = models.CharField(max_length=100, unique=True)
+    audience = models.CharField(max_length=20, choices=Audience.choices)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    target = models.CharField(max_length=255, blank=True, help_text="Channel name, address or URL.")
+    purpose = models.CharField(max_length=255, help_text="For example “Primary channel” or “Customers”.")
+    position = models.PositiveSmallIntegerField(default=0)
+
+    history = history()
+
+    class Meta:
+        ordering = ["audience", "position"]
+
+    def __str__(self):
+        return self.name
+
+
+class IncidentQuerySet(models.QuerySet):
+    def open(self):
+        return self.filter(status__in=Incident.OPEN_STATUSES)
+
+    def update_overdue(self, now):
+        """Open incidents whose next status update is past due (indexed on next_update_due_at)."""
+        return self.open().filter(next_update_due_at__lte=now)
+
+    def unacknowledged_since(self, cutoff):
+        """Incidents still waiting for acknowledgement that were detected before `cutoff`."""
+        return self.filter(status=Incident.Status.DETECTED, detected_at__lte=cutoff)
+
+
+class Incident(TimeStamped):
+    """An incident, moving through the runbook's phases from detection to closure."""
+
+    class Status(models.TextChoices):
+        DETECTED = "detected", "Detected"
+        ACKNOWLEDGED = "acknowledged", "Initial response"
+        INVESTIGATING = "investigating", "Investigating"
+        MITIGATING = "mitigating", "Resolving"
+        RESOLVED = "resolved", "Post-incident"
+        CLOSED = "closed", "Closed"
+
+    class DetectionSource(models.TextChoices):
+        ALERT = "alert", "Automated alert"
+        USER_REPORT = "user_report", "User report"
+        MANUAL_CHECK = "manual_check", "Manual check"
+        MAINTENANCE = "maintenance", "Scheduled maintenance"
+
+    OPEN_STATUSES = (Status.DETECTED, Status.ACKNOWLEDGED, Status.INVESTIGATING, Status.MITIGATING)
+
+    reference = models.CharField(max_length=20, unique=True, editable=False)
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    severity = models.ForeignKey(Severity, on_delete=models.PROTECT, related_name="incidents")
+    incident_type = models.ForeignKey(IncidentType, on_delete=models.PROTECT, related_name="incidents")
+    services = models.ManyToManyField(Service, blank=True, related_name="incidents")
+    detection_source = models.CharField(max_length=20, choices=DetectionSource.choices)
+    user_impact = models.TextField(blank=True, help_text="Who is affected and how, as far as known.")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.DETECTED)
+
+    detected_at = models.DateTimeField(default=timezone.now)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    investigating_at = models.DateTimeField(null=True, blank=True)
+    mitigating_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    next_update_due_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the next status update is due by the severity's cadence."
+    )
+
+    declared_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    initial_responder = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    resolution_note = models.TextField(blank=True, help_text="How the resolution was verified.")
+    alert_group_key = models.CharField(
+        max_length=255, blank=True, help_text="Alertmanager groupKey of the alerts that opened it."
+    )
+
+    objects = IncidentQuerySet.as_manager()
+    history = history(m2m_fields=[services])
+
+    class Meta:
+        ordering = ["-detected_at"]
+        indexes = [
+            models.Index(fields=["status", "detected_at"], name="incident_status_detected"),
+            models.Index(fields=["next_update_due_at"], name="incident_next_update"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(resolved_at__isnull=True) | Q(resolved_at__gte=F("detected_at")),
+                name="%(app_label)s_%(class)s_resolved_after_detected",
+                violation_error_message="An incident cannot be resolved before it was detected.",
+            ),
+            models.UniqueConstraint(
+                fields=["alert_group_key"],
+                condition=~Q(alert_group_key="")
+                & Q(status__in=["detected", "acknowledged", "investigating", "mitigating"]),
+                name="%(app_label)s_%(class)s_one_open_per_alert_group",
+                violation_error_message="An open incident already exists for this alert group.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.reference} {self.title}"
+
+    def get_absolute_url(self):
+        return reverse("incidents:detail", args=[self.reference])
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN_STATUSES
+
+    def phase_started_at(self):
+        return {
+            self.Status.DETECTED: self.detected_at,
+            self.Status.ACKNOWLEDGED: self.acknowledged_at,
+            self.Status.INVESTIGATING: self.investigating_at,
+            self.Status.MITIGATING: self.mitigating_at,
+            self.Status.RESOLVED: self.resolved_at,
+            self.Status.CLOSED: self.closed_at,
+        }[self.status]
+
+    def phase_deadline(self):
+        """When the current phase should end by the runbook, or None if it has no target.
+
+        Acknowledgement is due 15 minutes after detection; the investigation
+        phase is expected to end 2 hours after detection.
+        """
+        if self.status == self.Status.DETECTED:
+            return self.detected_at + self.severity.acknowledge_within
+        if self.status in (self.Status.ACKNOWLEDGED, self.Status.INVESTIGATING):
+            return self.detected_at + self.severity.investigate_within
+        return None
+
+    def is_phase_overdue(self, now=None) -> bool:
+        deadline = self.phase_deadline()
+        return deadline is not None and (now or timezone.now()) > deadline
+
+    def is_update_overdue(self, now=None) -> bool:
+        return (
+            self.is_open and self.next_update_due_at is not None and (now or timezone.now()) > self.next_update_due_at
+        )
+
+
+class RoleAssignment(TimeStamped):
+    """Who holds a role on an incident, and since when; a hand-off ends one
+    assignment and starts the next, so the history of holders is kept."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="role_assignments")
+    role = models.ForeignKey(Role, on_delete=models.PROTECT, related_name="assignments")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="role_assignments")
+    assigned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    started_at = models.DateTimeField(default=timezone.now)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    note = models.CharField(max_length=255, blank=True)
+
+    history = history()
+
+    class Meta:
+        ordering = ["role__position", "-started_at"]
+        indexes = [models.Index(fields=["user", "ended_at"], name="assignment_user_active")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["incident", "role"],
+                condition=Q(ended_at__isnull=True),
+                name="%(app_label)s_%(class)s_one_holder_per_role",
+                violation_error_message="This role already has a holder on this incident.",
+            ),
+            models.CheckConstraint(
+                condition=Q(ended_at__isnull=True) | Q(ended_at__gte=F("started_at")),
+                name="%(app_label)s_%(class)s_ends_after_start",
+                violation_error_message="An assignment cannot end before it started.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.role} on {self.incident.reference}: {self.user}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.ended_at is None
+
+
+class TimelineEntry(TimeStamped):
+    """Something that happened during an incident: an automatic event or a
+    responder's note. `occurred_at` may be earlier than `created_at`."""
+
+    class Kind(models.TextChoices):
+        NOTE = "note", "Note"
+        EVENT = "event", "Event"
+        ALERT = "alert", "Alert"
+        STATUS_UPDATE = "status_update", "Status update"
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="timeline")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    occurred_at = models.DateTimeField(default=timezone.now)
+    text = models.TextField()
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    data = models.JSONField(default=dict, blank=True, help_text="Structured detail, such as an alert's labels.")
+
+    history = history()
+
+    class Meta:
+        ordering = ["occurred_at", "id"]
+        verbose_name_plural = "timeline entries"
+        indexes = [models.Index(fields=["incident", "occurred_at"], name="timeline_incident_time")]
+
+    def __str__(self):
+        return f"{self.incident.reference} {self.occurred_at:%Y-%m-%d %H:%M} {self.get_kind_display()}"
+
+    @property
+    def is_backdated(self) -> bool:
+        return self.created_at is not None and self.created_at - self.occurred_at > timedelta(minutes=1)
+
+
+class StatusUpdate(TimeStamped):
+    """A progress report to one audience, on the severity's cadence."""
+
+    class Audience(models.TextChoices):
+        INTERNAL = "internal", "Internal"
+        CUSTOMERS = "customers", "Customers (status page)"
+        STAKEHOLDERS = "stakeholders", "Stakeholders"
+        REGULATORS = "regulators", "Regulators"
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="status_updates")
+    audience = models.CharField(max_length=20, choices=Audience.choices)
+    body = models.TextField()
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    posted_at = models.DateTimeField(default=timezone.now)
+
+    history = history()
+
+    class Meta:
+        ordering = ["-posted_at", "-id"]
+        indexes = [models.Index(fields=["incident", "audience", "posted_at"], name="update_incident_audience")]
+
+    def __str__(self):
+        return f"{self.incident.reference} {self.get_audience_display()} {self.posted_at:%Y-%m-%d %H:%M}"
+
+
+class ChecklistItem(TimeStamped):
+    """A step to tick on an incident: the runbook's initial response, or a line
+    of the incident type's runbook."""
+
+    class Section(models.TextChoices):
+        INITIAL_RESPONSE = "initial_response", "Initial response"
+        SYMPTOM = "symptom", "Symptoms to check"
+        INVESTIGATION = "investigation", "Investigation steps"
+        RESOLUTION = "resolution", "Resolution actions"
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="checklist")
+    section = models.CharField(max_length=20, choices=Section.choices)
+    position = models.PositiveSmallIntegerField()
+    text = models.CharField(max_length=255)
+    done_at = models.DateTimeField(null=True, blank=True)
+    done_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    history = history()
+
+    class Meta:
+        ordering = ["incident", "section", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["incident", "section", "position"],
+                name="%(app_label)s_%(class)s_unique_position",
+                violation_error_message="Two checklist items of one section cannot share a position.",
+            ),
+            models.CheckConstraint(
+                condition=Q(done_at__isnull=True) | Q(done_by__isnull=False),
+                name="%(app_label)s_%(class)s_done_has_who",
+                violation_error_message="A ticked item records who ticked it.",
+            ),
+        ]
+
+    def __str__(self):
+        return self.text
+
+    @property
+    def is_done(self) -> bool:
+        return self.done_at is not None
+
+
+class OutboxMessage(TimeStamped):
+    """A message to send (email or Slack), kept until delivered.
+
+    Writing the row is the decision to send; a task delivers it and a periodic
+    sweep retries what failed or was never published. `key` is unique, so the
+    same notice (a reminder per milestone and kind, say) can only be queued once.
+    """
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", "Email"
+        SLACK = "slack", "Slack"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    key = models.CharField(max_length=200, unique=True)
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    recipients = models.JSONField(default=list, blank=True, help_text="Email addresses; empty for Slack.")
+    subject = models.CharField(max_length=255, blank=True)
+    body_text = models.TextField()
+    body_html = models.TextField(blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    last_error = models.TextField(blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    history = history()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["next_attempt_at"], condition=Q(status="pending"), name="outbox_pending_due")]
+
+    def __str__(self):
+        return f"{self.get_channel_display()}: {self.subject or self.key}"

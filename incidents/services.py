@@ -1,0 +1,336 @@
+"""Every write to an incident goes through here: one function per action,
+keyword-only arguments, an actor, one transaction, history attributed, and side
+effects queued on commit."""
+
+from datetime import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from .audit import acting_as
+from .events import closure_checks, incident_resolved
+from .models import (
+    ChecklistItem,
+    Incident,
+    IncidentType,
+    Role,
+    RoleAssignment,
+    RunbookStep,
+    Severity,
+    StatusUpdate,
+    TimelineEntry,
+)
+from .outbox import email_enqueue
+
+S = Incident.Status
+
+# The runbook's "Initial Response (0-15 minutes)" steps, copied onto every incident.
+INITIAL_RESPONSE_STEPS = [
+    "Acknowledge the incident: assign initial responder",
+    "Acknowledge the incident: create incident ticket",
+    "Acknowledge the incident: notify incident response team",
+    "Assess impact: determine affected services",
+    "Assess impact: estimate user impact",
+    "Assess impact: classify severity level",
+    "Begin documentation: record incident details",
+    "Begin documentation: log initial findings",
+    "Begin documentation: capture relevant metrics",
+]
+
+# action -> (statuses it may start from, status it leads to, timestamp field it sets)
+TRANSITIONS = {
+    "acknowledge": ({S.DETECTED}, S.ACKNOWLEDGED, "acknowledged_at"),
+    "investigate": ({S.DETECTED, S.ACKNOWLEDGED, S.MITIGATING}, S.INVESTIGATING, "investigating_at"),
+    "mitigate": ({S.ACKNOWLEDGED, S.INVESTIGATING}, S.MITIGATING, "mitigating_at"),
+    "resolve": ({S.ACKNOWLEDGED, S.INVESTIGATING, S.MITIGATING}, S.RESOLVED, "resolved_at"),
+    "reopen": ({S.RESOLVED, S.CLOSED}, S.INVESTIGATING, "investigating_at"),
+    "close": ({S.RESOLVED}, S.CLOSED, "closed_at"),
+}
+TRANSITION_LABELS = {
+    "acknowledge": "Acknowledge",
+    "investigate": "Start investigation",
+    "mitigate": "Start resolution",
+    "resolve": "Resolve",
+    "reopen": "Reopen",
+    "close": "Close",
+}
+
+
+class TransitionNotAllowed(ValidationError):
+    pass
+
+
+def allowed_transitions(incident: Incident) -> list[str]:
+    return [action for action, (sources, _, _) in TRANSITIONS.items() if incident.status in sources]
+
+
+def _event(incident, actor, text, *, occurred_at=None, kind=TimelineEntry.Kind.EVENT, data=None):
+    return TimelineEntry.objects.create(
+        incident=incident,
+        kind=kind,
+        occurred_at=occurred_at or timezone.now(),
+        text=text,
+        author=actor,
+        data=data or {},
+    )
+
+
+def _next_reference(year: int) -> str:
+    last = (
+        Incident.objects.filter(reference__startswith=f"INC-{year}-")
+        .order_by("-reference")
+        .values_list("reference", flat=True)
+        .first()
+    )
+    number = int(last.rsplit("-", 1)[1]) + 1 if last else 1
+    return f"INC-{year}-{number:04d}"
+
+
+def _update_due(severity: Severity, since: datetime):
+    return since + severity.update_interval if severity.update_interval else None
+
+
+def incident_declare(
+    *,
+    actor,
+    title: str,
+    severity: Severity,
+    incident_type: IncidentType,
+    detection_source: str,
+    description: str = "",
+    user_impact: str = "",
+    services=(),
+    detected_at: datetime | None = None,
+    alert_group_key: str = "",
+    reason: str = "Incident declared",
+) -> Incident:
+    """Open an incident: give it a reference, make the declarer its initial
+    responder, and turn the runbook into its checklist."""
+    detected_at = detected_at or timezone.now()
+    with transaction.atomic(), acting_as(actor, reason):
+        for attempt in range(5):
+            try:
+                with transaction.atomic():
+                    incident = Incident.objects.create(
+                        reference=_next_reference(detected_at.year),
+                        title=title,
+                        description=description,
+                        severity=severity,
+                        incident_type=incident_type,
+                        detection_source=detection_source,
+                        user_impact=user_impact,
+                        detected_at=detected_at,
+                        next_update_due_at=_update_due(severity, detected_at),
+                        declared_by=actor,
+                        initial_responder=actor if actor and actor.is_active else None,
+                        alert_group_key=alert_group_key,
+                    )
+                break
+            except IntegrityError:
+                # Two declarations raced for the same reference number: take the next one.
+                if attempt == 4:
+                    raise
+        if services:
+            incident.services.set(services)
+        _build_checklist(incident)
+        _event(
+            incident,
+            actor,
+            f"Incident declared as {severity.code} ({incident_type}), "
+            f"detected by {incident.get_detection_source_display().lower()}.",
+            occurred_at=detected_at,
+        )
+    return incident
+
+
+def _build_checklist(incident: Incident) -> None:
+    items = [
+        ChecklistItem(incident=incident, section=ChecklistItem.Section.INITIAL_RESPONSE, position=i, text=text)
+        for i, text in enumerate(INITIAL_RESPONSE_STEPS, start=1)
+    ]
+    for step in RunbookStep.objects.filter(incident_type=incident.incident_type).order_by("kind", "position"):
+        items.append(ChecklistItem(incident=incident, section=step.kind, position=step.position, text=step.text))
+    # One save() per item so that each gets its history row (bulk_create would skip it).
+    for item in items:
+        item.save()
+
+
+def incident_transition(*, incident: Incident, action: str, actor, note: str = "") -> Incident:
+    """Move an incident to its next phase. Refuses a transition the runbook does not allow."""
+    if action not in TRANSITIONS:
+        raise TransitionNotAllowed(f"Unknown action “{action}”.")
+    sources, target, stamp = TRANSITIONS[action]
+    note = note.strip()
+    with transaction.atomic(), acting_as(actor, f"Incident: {action}"):
+        incident = Incident.objects.select_for_update().select_related("severity").get(pk=incident.pk)
+        if incident.status not in sources:
+            raise TransitionNotAllowed(f"Cannot {action} an incident that is {incident.get_status_display().lower()}.")
+        if action == "resolve" and not note:
+            raise TransitionNotAllowed("Resolving needs a note on how the resolution was verified.")
+        if action == "reopen" and not note:
+            raise TransitionNotAllowed("Reopening needs a reason.")
+        if action == "close":
+            blockers = incident_close_blockers(incident)
+            if blockers:
+                raise TransitionNotAllowed(blockers)
+        now = timezone.now()
+        incident.status = target
+        setattr(incident, stamp, now)
+        if action == "resolve":
+            incident.resolution_note = note
+        if target in Incident.OPEN_STATUSES:
+            if action == "reopen":
+                incident.resolved_at = incident.closed_at = None
+                incident.next_update_due_at = _update_due(incident.severity, now)
+        else:
+            incident.next_update_due_at = None
+        incident.save()
+        text = f"Status changed to {incident.get_status_display().lower()}."
+        _event(incident, actor, f"{text} {note}".strip() if note else text, occurred_at=now)
+        if action == "resolve":
+            incident_resolved.send(sender=Incident, incident=incident, actor=actor)
+    return incident
+
+
+def incident_close_blockers(incident: Incident) -> list[str]:
+    """The reasons an incident cannot be closed yet; empty when it can."""
+    reasons = []
+    if incident.status != S.RESOLVED:
+        reasons.append("Only a resolved incident can be closed.")
+    for check in closure_checks:
+        reasons.extend(check(incident))
+    return reasons
+
+
+def incident_change_severity(*, incident: Incident, severity: Severity, actor, reason: str) -> Incident:
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError("A severity change needs a reason.")
+    with transaction.atomic(), acting_as(actor, "Severity changed"):
+        incident = Incident.objects.select_for_update().select_related("severity").get(pk=incident.pk)
+        old = incident.severity
+        if old.pk == severity.pk:
+            raise ValidationError(f"The incident is already {severity.code}.")
+        incident.severity = severity
+        if incident.is_open:
+            last = incident.status_updates.order_by("-posted_at").values_list("posted_at", flat=True).first()
+            incident.next_update_due_at = _update_due(severity, last or incident.detected_at)
+        incident.save()
+        _event(incident, actor, f"Severity changed from {old.code} to {severity.code}: {reason}")
+    return incident
+
+
+def incident_update_details(*, incident: Incident, actor, **fields) -> Incident:
+    """Edit the descriptive fields (title, description, impact, type, services)."""
+    services = fields.pop("services", None)
+    allowed = {"title", "description", "user_impact", "incident_type", "detection_source"}
+    if set(fields) - allowed:
+        raise ValueError(f"Not editable here: {sorted(set(fields) - allowed)}")
+    with transaction.atomic(), acting_as(actor, "Incident details edited"):
+        for name, value in fields.items():
+            setattr(incident, name, value)
+        incident.save()
+        if services is not None:
+            incident.services.set(services)
+        _event(incident, actor, "Details edited.")
+    return incident
+
+
+def role_assign(*, incident: Incident, role: Role, user, actor, note: str = "") -> RoleAssignment:
+    """Give `role` to `user`, handing it off from its current holder if there is one."""
+    with transaction.atomic(), acting_as(actor, f"{role} assigned"):
+        now = timezone.now()
+        current = (
+            RoleAssignment.objects.select_for_update()
+            .filter(incident=incident, role=role, ended_at__isnull=True)
+            .select_related("user")
+            .first()
+        )
+        if current and current.user_id == user.pk:
+            raise ValidationError(f"{user.get_full_name() or user.username} is already {role}.")
+        if current:
+            current.ended_at = now
+            current.save()
+        assignment = RoleAssignment.objects.create(
+            incident=incident, role=role, user=user, assigned_by=actor, started_at=now, note=note
+        )
+        who = user.get_full_name() or user.username
+        if current:
+            before = current.user.get_full_name() or current.user.username
+            text = f"{role} handed off from {before} to {who}."
+        else:
+            text = f"{who} assigned as {role}."
+        _event(incident, actor, f"{text} {note}".strip(), occurred_at=now)
+        if user.email and user != actor:
+            email_enqueue(
+                key=f"role-assigned:{assignment.pk}",
+                template="role_assigned",
+                context={
+                    "incident": incident,
+                    "role": role,
+                    "assigned_by_name": (actor.get_full_name() or actor.username) if actor else "The portal",
+                },
+                recipients=[user.email],
+            )
+    return assignment
+
+
+def role_release(*, assignment: RoleAssignment, actor) -> RoleAssignment:
+    with transaction.atomic(), acting_as(actor, f"{assignment.role} released"):
+        assignment = RoleAssignment.objects.select_for_update().select_related("user", "role").get(pk=assignment.pk)
+        if assignment.ended_at:
+            raise ValidationError("This assignment has already ended.")
+        assignment.ended_at = timezone.now()
+        assignment.save()
+        who = assignment.user.get_full_name() or assignment.user.username
+        _event(assignment.incident, actor, f"{who} stood down as {assignment.role}.")
+    return assignment
+
+
+def timeline_add_note(*, incident: Incident, actor, text: str, occurred_at: datetime | None = None) -> TimelineEntry:
+    now = timezone.now()
+    text = text.strip()
+    if not text:
+        raise ValidationError("A note cannot be empty.")
+    if occurred_at and occurred_at > now:
+        raise ValidationError("A note cannot be dated in the future.")
+    with transaction.atomic(), acting_as(actor, "Timeline note added"):
+        return _event(incident, actor, text, occurred_at=occurred_at or now, kind=TimelineEntry.Kind.NOTE)
+
+
+def status_update_post(*, incident: Incident, actor, audience: str, body: str) -> StatusUpdate:
+    """Post a status update; the next one falls due by the severity's cadence."""
+    body = body.strip()
+    if not body:
+        raise ValidationError("A status update cannot be empty.")
+    with transaction.atomic(), acting_as(actor, "Status update posted"):
+        incident = Incident.objects.select_for_update().select_related("severity").get(pk=incident.pk)
+        now = timezone.now()
+        update = StatusUpdate.objects.create(
+            incident=incident, audience=audience, body=body, author=actor, posted_at=now
+        )
+        if incident.is_open:
+            incident.next_update_due_at = _update_due(incident.severity, now)
+            incident.save()
+        _event(
+            incident,
+            actor,
+            f"{update.get_audience_display()} update: {body}",
+            occurred_at=now,
+            kind=TimelineEntry.Kind.STATUS_UPDATE,
+            data={"status_update": update.pk},
+        )
+    return update
+
+
+def checklist_item_set_done(*, item: ChecklistItem, actor, done: bool) -> ChecklistItem:
+    with transaction.atomic(), acting_as(actor, "Checklist item ticked" if done else "Checklist item unticked"):
+        item = ChecklistItem.objects.select_for_update().get(pk=item.pk)
+        if item.is_done == done:
+            return item
+        item.done_at = timezone.now() if done else None
+        item.done_by = actor if done else None
+        item.save()
+        _event(item.incident, actor, f"{'Done' if done else 'Reopened'}: {item.text}")
+    return item

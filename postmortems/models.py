@@ -1,0 +1,1 @@
+"""Post-mortems, their milestones and action items."""
