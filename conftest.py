@@ -20,12 +20,33 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def runbook(db):
-    """The runbook's data and the permission groups, as `seed_runbook` loads them."""
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # Key stretching is the point in production and only slows the suite here.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Seed the runbook once for the session; each test's transaction rolls back to it."""
     from incidents.seeding import seed_runbook
 
-    seed_runbook()
+    with django_db_blocker.unblock():
+        seed_runbook()
+
+
+@pytest.fixture
+def runbook(db):
+    """The runbook's data and the permission groups, as `seed_runbook` loads them.
+
+    Seeded once per session; transactional tests flush the database, so seed again then.
+    """
+    from django.contrib.auth.models import Group
+
+    from incidents.seeding import seed_runbook
+
+    if not Group.objects.filter(name="Responders").exists():
+        seed_runbook()
 
 
 def make_user(username, *groups, **extra):

@@ -1,8 +1,21 @@
+import pytest
+from django.contrib.auth.models import Group
 from django.core.management import call_command
 
 from incidents.models import CommunicationChannel, Contact, IncidentType, Role, RunbookStep, Service, Severity
 
 SEEDED = [Severity, IncidentType, RunbookStep, Role, Contact, CommunicationChannel, Service]
+
+
+@pytest.fixture(autouse=True)
+def empty_runbook(db):
+    """Start from a database without the runbook (the suite seeds it once per session)."""
+    for model in SEEDED[::-1]:
+        model.objects.all().delete()
+    for model in SEEDED:
+        model.history.all().delete()
+    Group.objects.all().delete()
+    assert all(count == (0, 0) for count in _counts().values())
 
 
 def _counts():
@@ -98,8 +111,6 @@ def test_seed_demo_creates_incidents_in_different_phases_once(db):
 
 
 def test_seed_creates_permission_groups(db):
-    from django.contrib.auth.models import Group
-
     call_command("seed_runbook")
 
     responders = Group.objects.get(name="Responders")
