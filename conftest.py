@@ -1,6 +1,7 @@
 """Fixtures shared by every app's tests: users by role, the seeded runbook, and
 the real parts (PostgreSQL, Redis, a Celery worker, an SMTP server)."""
 
+import logging
 import os
 import socket
 import threading
@@ -153,6 +154,7 @@ def smtp_server(settings):
     """A real SMTP server (aiosmtpd) on a free port, with Django's SMTP backend pointed at it."""
     from aiosmtpd.controller import Controller
 
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
     mailbox = _Mailbox()
     port = free_port()
     controller = Controller(mailbox, hostname="127.0.0.1", port=port)
