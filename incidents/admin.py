@@ -2,6 +2,8 @@
 channels, and see who changed what (every page has a History button)."""
 
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
 from simple_history.admin import SimpleHistoryAdmin
 
 from .models import (
@@ -150,3 +152,15 @@ class OutboxMessageAdmin(SimpleHistoryAdmin):
     list_filter = ["status", "channel"]
     search_fields = ["key", "subject"]
     readonly_fields = ["key", "channel", "recipients", "subject", "body_text", "body_html", "sent_at", "attempts"]
+
+
+class PortalUserAdmin(UserAdmin):
+    """Staff accounts are deactivated, never deleted, so history keeps its authors."""
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+User = get_user_model()
+admin.site.unregister(User)
+admin.site.register(User, PortalUserAdmin)

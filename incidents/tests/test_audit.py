@@ -88,3 +88,14 @@ def test_role_assignment_email_goes_through_a_real_worker_as_system(
     sent = message.history.filter(status="sent").get()
     assert sent.history_user.username == "system"
     assert sent.history_change_reason == "Outbox delivery"
+
+
+def test_admin_cannot_delete_users_so_history_keeps_its_authors(client, portal_admin):
+    portal_admin.is_superuser = True
+    portal_admin.save()
+    client.force_login(portal_admin)
+
+    response = client.post(reverse("admin:auth_user_delete", args=[portal_admin.pk]), {"post": "yes"})
+
+    assert response.status_code == 403
+    assert type(portal_admin).objects.filter(pk=portal_admin.pk).exists()
