@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from . import notifications
 from .audit import acting_as
 from .events import closure_checks, incident_resolved
 from .models import (
@@ -141,6 +142,7 @@ def incident_declare(
             f"detected by {incident.get_detection_source_display().lower()}.",
             occurred_at=detected_at,
         )
+        notifications.incident_declared(incident)
     return incident
 
 
@@ -190,6 +192,7 @@ def incident_transition(*, incident: Incident, action: str, actor, note: str = "
         _event(incident, actor, f"{text} {note}".strip() if note else text, occurred_at=now)
         if action == "resolve":
             incident_resolved.send(sender=Incident, incident=incident, actor=actor)
+            notifications.incident_resolved(incident)
     return incident
 
 
@@ -217,7 +220,8 @@ def incident_change_severity(*, incident: Incident, severity: Severity, actor, r
             last = incident.status_updates.order_by("-posted_at").values_list("posted_at", flat=True).first()
             incident.next_update_due_at = _update_due(severity, last or incident.detected_at)
         incident.save()
-        _event(incident, actor, f"Severity changed from {old.code} to {severity.code}: {reason}")
+        entry = _event(incident, actor, f"Severity changed from {old.code} to {severity.code}: {reason}")
+        notifications.incident_severity_changed(incident, old=old, reason=reason, change_id=entry.pk)
     return incident
 
 
@@ -321,6 +325,7 @@ def status_update_post(*, incident: Incident, actor, audience: str, body: str) -
             kind=TimelineEntry.Kind.STATUS_UPDATE,
             data={"status_update": update.pk},
         )
+        notifications.status_update_published(update)
     return update
 
 

@@ -4,7 +4,7 @@ import logging
 
 from celery import shared_task
 
-from . import outbox
+from . import cadence, outbox
 
 logger = logging.getLogger(__name__)
 
@@ -20,3 +20,19 @@ def outbox_sweep() -> dict:
     if counts:
         logger.info("Outbox sweep: %s", counts)
     return counts
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def remind_overdue_updates() -> int:
+    queued = cadence.remind_overdue_updates()
+    if queued:
+        logger.info("Overdue-update reminders queued: %s", queued)
+    return queued
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def escalate_unacknowledged() -> int:
+    queued = cadence.escalate_unacknowledged()
+    if queued:
+        logger.info("Unacknowledged incidents escalated: %s", queued)
+    return queued

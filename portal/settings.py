@@ -205,6 +205,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "incidents.tasks.outbox_sweep",
         "schedule": timedelta(minutes=1),
     },
+    "remind-overdue-updates": {
+        "task": "incidents.tasks.remind_overdue_updates",
+        "schedule": timedelta(minutes=1),
+    },
+    "escalate-unacknowledged": {
+        "task": "incidents.tasks.escalate_unacknowledged",
+        "schedule": timedelta(minutes=1),
+    },
 }
 
 # History: the system actor that task and command writes are recorded under.
@@ -226,3 +234,38 @@ LOGGING = {
 # Slack incoming webhook for #incidents; notifications to Slack are off when unset.
 SLACK_WEBHOOK_URL = env.str("SLACK_WEBHOOK_URL", default="")
 SLACK_TIMEOUT = env.int("SLACK_TIMEOUT", default=5)
+
+# Alertmanager webhook (POST /api/alerts/alertmanager/). Empty: the endpoint refuses every request.
+ALERTMANAGER_WEBHOOK_TOKEN = env.str("ALERTMANAGER_WEBHOOK_TOKEN", default="")
+if ALERTMANAGER_WEBHOOK_TOKEN and len(ALERTMANAGER_WEBHOOK_TOKEN) < 24:
+    raise ImproperlyConfigured("ALERTMANAGER_WEBHOOK_TOKEN must be at least 24 characters (or empty to disable).")
+ALERTMANAGER_MAX_BODY_BYTES = env.int("ALERTMANAGER_MAX_BODY_BYTES", default=1024 * 1024)
+
+
+def _severity_map(value: str) -> dict[str, int]:
+    """`critical:1,high:2` -> {"critical": 1, "high": 2}; malformed entries fail loudly."""
+    mapping = {}
+    for item in filter(None, (part.strip() for part in value.split(","))):
+        label, sep, level = item.partition(":")
+        if not sep or not label.strip() or not level.strip().isdigit():
+            raise ImproperlyConfigured(f"ALERT_SEVERITY_MAP entry {item!r} is not label:level.")
+        mapping[label.strip().lower()] = int(level)
+    return mapping
+
+
+# The Prometheus `severity` label -> severity level of an incident an alert opens.
+ALERT_SEVERITY_MAP = _severity_map(
+    env.str("ALERT_SEVERITY_MAP", default="critical:1,page:1,high:2,error:2,warning:3,info:4")
+)
+ALERT_DEFAULT_SEVERITY = env.int("ALERT_DEFAULT_SEVERITY", default=3)
+# The alert label naming the incident type (an IncidentType slug); unknown or missing -> "other".
+ALERT_TYPE_LABEL = env.str("ALERT_TYPE_LABEL", default="incident_type")
+
+# Distribution lists emailed when an incident is declared, changes severity or is resolved, per severity.
+INCIDENT_EMAIL_LISTS = {level: env.list(f"NOTIFY_EMAILS_SEV{level}", default=[]) for level in (1, 2, 3, 4)}
+
+# Public status page: how far back its history and feed go.
+STATUS_PAGE_HISTORY_DAYS = env.int("STATUS_PAGE_HISTORY_DAYS", default=90)
+STATUS_PAGE_TITLE = env.str("STATUS_PAGE_TITLE", default="Service status")
+# How long a subscription confirmation link stays valid.
+STATUS_CONFIRM_MAX_AGE = timedelta(days=env.int("STATUS_CONFIRM_MAX_AGE_DAYS", default=7))

@@ -6,5 +6,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("api/", include("incidents.urls_api")),
+    path("status/", include("incidents.urls_status")),
     path("", include("incidents.urls")),
 ]

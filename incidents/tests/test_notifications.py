@@ -1,0 +1,232 @@
+"""Notices on declare, severity change and resolution: outbox rows, Slack delivery, and Redis being down."""
+
+import json
+import logging
+import threading
+import time
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+
+from conftest import free_port
+from incidents import outbox, services
+from incidents.models import Incident, IncidentType, OutboxMessage, Severity, StatusUpdate
+from portal.testing import wait_until
+
+SEV1_LIST = ["sev1-oncall@example.com", "execs@example.com"]
+SEV2_LIST = ["sev2-oncall@example.com"]
+
+
+@pytest.fixture
+def lists(settings):
+    settings.INCIDENT_EMAIL_LISTS = {1: SEV1_LIST, 2: SEV2_LIST, 3: [], 4: []}
+    settings.SLACK_WEBHOOK_URL = ""
+
+
+def declare(actor, level=1, title="Executor failing to land trades"):
+    return services.incident_declare(
+        actor=actor,
+        title=title,
+        severity=Severity.objects.get(level=level),
+        incident_type=IncidentType.objects.get(slug="trade-execution-failure"),
+        detection_source=Incident.DetectionSource.USER_REPORT,
+    )
+
+
+def test_declaring_queues_an_email_to_the_severity_list_on_commit(responder, lists, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks() as callbacks:
+        incident = declare(responder)
+
+    message = OutboxMessage.objects.get(key=f"incident-declared:{incident.pk}:email")
+    assert message.recipients == sorted(SEV1_LIST)
+    assert message.subject == f"[{incident.reference}] Sev1 declared: Executor failing to land trades"
+    assert "every 30 minutes" in message.body_text
+    assert message.status == OutboxMessage.Status.PENDING
+    assert len(callbacks) == 1  # the delivery is published only once the transaction commits
+    assert not OutboxMessage.objects.filter(channel=OutboxMessage.Channel.SLACK).exists()  # Slack unset: off
+
+
+def test_no_list_for_the_severity_queues_no_email(responder, lists):
+    declare(responder, level=3)
+
+    assert not OutboxMessage.objects.exists()
+
+
+def test_slack_message_is_queued_when_the_webhook_is_set(responder, lists, settings):
+    settings.SLACK_WEBHOOK_URL = "https://hooks.slack.example/services/T/B/X"
+
+    incident = declare(responder)
+
+    slack = OutboxMessage.objects.get(channel=OutboxMessage.Channel.SLACK)
+    assert slack.key == f"incident-declared:{incident.pk}:slack"
+    assert incident.reference in slack.body_text and "Sev1" in slack.body_text
+
+
+def test_severity_change_notifies_both_levels_lists_once_per_change(responder, lists):
+    incident = declare(responder, level=2)
+    sev1, sev2 = Severity.objects.get(level=1), Severity.objects.get(level=2)
+
+    services.incident_change_severity(incident=incident, severity=sev1, actor=responder, reason="Wider impact")
+    services.incident_change_severity(incident=incident, severity=sev2, actor=responder, reason="Contained")
+
+    changes = OutboxMessage.objects.filter(key__startswith=f"incident-severity:{incident.pk}:").order_by("id")
+    assert [m.subject.split(":")[0] for m in changes] == [
+        f"[{incident.reference}] Severity Sev2 → Sev1",
+        f"[{incident.reference}] Severity Sev1 → Sev2",
+    ]
+    assert changes[0].recipients == sorted(SEV1_LIST + SEV2_LIST)
+    assert "Wider impact" in changes[0].body_text
+
+
+def test_resolution_is_notified_and_again_after_a_reopen(responder, lists):
+    incident = declare(responder)
+    services.incident_transition(incident=incident, action="acknowledge", actor=responder)
+    services.incident_transition(incident=incident, action="resolve", actor=responder, note="Error rate at 0 for 1h")
+    services.incident_transition(incident=incident, action="reopen", actor=responder, note="Errors are back")
+    services.incident_transition(incident=incident, action="resolve", actor=responder, note="Fixed for real")
+
+    resolved = OutboxMessage.objects.filter(key__startswith=f"incident-resolved:{incident.pk}:")
+    assert resolved.count() == 2
+    assert any("Fixed for real" in m.body_text for m in resolved)
+
+
+def test_text_emails_are_not_html_escaped(responder, lists):
+    declare(responder, title="Fees & gas <spike>")
+
+    message = OutboxMessage.objects.get()
+    assert "Fees & gas <spike>" in message.body_text
+    assert "Fees &amp; gas &lt;spike&gt;" in message.body_html
+
+
+class _SlackStandIn(BaseHTTPRequestHandler):
+    received: list
+    answer: int
+
+    def do_POST(self):  # noqa: N802 (http.server's naming)
+        length = int(self.headers["Content-Length"])
+        self.received.append((self.headers["Content-Type"], json.loads(self.rfile.read(length))))
+        self.send_response(self.answer)
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args):
+        pass
+
+
+@contextmanager
+def slack_stand_in(answer=200):
+    handler = type("Handler", (_SlackStandIn,), {"received": [], "answer": answer})
+    server = HTTPServer(("127.0.0.1", free_port()), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/services/T000/B000/XXXX", handler.received
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_slack_delivery_posts_the_message_as_json(responder, lists, settings):
+    with slack_stand_in() as (url, received):
+        settings.SLACK_WEBHOOK_URL = url
+        incident = declare(responder, level=3)
+
+        counts = outbox.outbox_sweep()
+
+    assert counts == {"sent": 1}
+    [(content_type, body)] = received
+    assert content_type == "application/json"
+    assert set(body) == {"text"}
+    assert incident.reference in body["text"] and "Sev3 incident declared" in body["text"]
+    assert OutboxMessage.objects.get().status == OutboxMessage.Status.SENT
+
+
+def test_slack_failure_leaves_the_message_pending_for_a_retry(responder, lists, settings):
+    with slack_stand_in(answer=500) as (url, received):
+        settings.SLACK_WEBHOOK_URL = url
+        declare(responder, level=3)
+
+        counts = outbox.outbox_sweep()
+
+    assert counts == {"retry": 1}
+    assert len(received) == 1
+    message = OutboxMessage.objects.get()
+    assert message.status == OutboxMessage.Status.PENDING
+    assert "500" in message.last_error
+    assert message.next_attempt_at > message.created_at
+
+
+@contextmanager
+def broker_at(url):
+    """Point the Celery app's publishing at another broker, then back."""
+    from portal.celery import app
+
+    old = app.conf.broker_url, app.conf.broker_write_url
+
+    def reset():
+        app._pool = None
+        app.amqp._producer_pool = None
+
+    app.conf.broker_url = app.conf.broker_write_url = url
+    reset()
+    try:
+        yield
+    finally:
+        app.conf.broker_url, app.conf.broker_write_url = old
+        reset()
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_with_redis_down_the_portal_keeps_saving_and_the_outbox_drains_once_it_is_back(
+    client, runbook, responder, lists, settings, smtp_server, redis_broker_url, caplog
+):
+    from celery.contrib.testing.worker import start_worker
+
+    from incidents import tasks
+    from incidents.tests.test_alerts import TOKEN, make_alert, make_payload
+    from portal.celery import app, publish
+
+    settings.ALERTMANAGER_WEBHOOK_TOKEN = TOKEN
+    caplog.set_level(logging.WARNING, logger="portal.celery")
+    started = time.monotonic()
+    with broker_at(f"redis://127.0.0.1:{free_port()}/0"):
+        response = client.post(
+            "/api/alerts/alertmanager/",
+            data=json.dumps(make_payload(make_alert())),
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {TOKEN}",
+        )
+        incident = Incident.objects.get()
+        services.incident_transition(incident=incident, action="acknowledge", actor=responder)
+        services.status_update_post(
+            incident=incident, actor=responder, audience=StatusUpdate.Audience.INTERNAL, body="Rolling back"
+        )
+        services.incident_change_severity(
+            incident=incident, severity=Severity.objects.get(level=2), actor=responder, reason="Half the pairs only"
+        )
+    elapsed = time.monotonic() - started
+
+    assert response.status_code == 200
+    assert elapsed < 5  # generous: proves no hang on the broker's retries, not a benchmark
+    assert caplog.text.count("Broker unavailable") == 2  # both publishes failed, neither raised
+    pending = OutboxMessage.objects.filter(status=OutboxMessage.Status.PENDING, attempts=0)
+    assert pending.count() == 2
+    assert smtp_server.messages == []
+
+    # Redis is back: a real worker runs the sweep, which sends what was left behind.
+    app.loader.import_module("celery.contrib.testing.tasks")
+    with app.connection_for_write() as conn:
+        conn.default_channel.queue_purge(app.conf.task_default_queue)
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+        assert publish(tasks.outbox_sweep)
+        wait_until(lambda: not OutboxMessage.objects.filter(status=OutboxMessage.Status.PENDING).exists())
+
+    received = smtp_server.wait_for(2)
+    subjects = sorted(str(m["Subject"]).strip() for m in received)
+    assert subjects == [
+        f"[{incident.reference}] Sev1 declared: ExecutorErrors: Trade failure rate above 20%",
+        f"[{incident.reference}] Severity Sev1 → Sev2: ExecutorErrors: Trade failure rate above 20%",
+    ]
+    assert all(m["To"] for m in received)
