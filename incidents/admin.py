@@ -7,6 +7,7 @@ from django.contrib.auth.admin import UserAdmin
 from simple_history.admin import SimpleHistoryAdmin
 
 from .models import (
+    Alert,
     ChecklistItem,
     CommunicationChannel,
     Contact,
@@ -18,6 +19,7 @@ from .models import (
     RunbookStep,
     Service,
     Severity,
+    StatusSubscriber,
     StatusUpdate,
     TimelineEntry,
 )
@@ -152,6 +154,31 @@ class OutboxMessageAdmin(SimpleHistoryAdmin):
     list_filter = ["status", "channel"]
     search_fields = ["key", "subject"]
     readonly_fields = ["key", "channel", "recipients", "subject", "body_text", "body_html", "sent_at", "attempts"]
+
+
+@admin.register(Alert)
+class AlertAdmin(SimpleHistoryAdmin):
+    """Alerts as Alertmanager sent them; read-only, they are evidence."""
+
+    list_display = ["fingerprint", "status", "starts_at", "incident", "received_at", "resolved_received_at"]
+    list_filter = ["status"]
+    search_fields = ["fingerprint", "group_key", "incident__reference"]
+    list_select_related = ["incident"]
+    date_hierarchy = "starts_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(StatusSubscriber)
+class StatusSubscriberAdmin(SimpleHistoryAdmin):
+    list_display = ["email", "confirmed_at", "unsubscribed_at", "created_at"]
+    list_filter = [("confirmed_at", admin.EmptyFieldListFilter), ("unsubscribed_at", admin.EmptyFieldListFilter)]
+    search_fields = ["email"]
+    readonly_fields = ["confirmed_at", "unsubscribed_at"]
 
 
 class PortalUserAdmin(UserAdmin):
