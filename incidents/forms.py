@@ -85,16 +85,28 @@ class IncidentFilterForm(forms.Form):
         return {name: value for name, value in self.cleaned_data.items() if name not in self.errors}
 
 
+class PrefixedIdsForm(forms.Form):
+    """Several of these forms share the incident page: keep their element ids apart."""
+
+    id_prefix = ""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", f"{self.id_prefix}-%s")
+        super().__init__(*args, **kwargs)
+
+
 class TransitionForm(forms.Form):
     note = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=2000)
 
 
-class SeverityChangeForm(forms.Form):
+class SeverityChangeForm(PrefixedIdsForm):
+    id_prefix = "severity"
     severity = SeverityChoiceField(queryset=Severity.objects.order_by("level"), label="New severity")
     reason = forms.CharField(max_length=500, help_text="Why the severity changes; it goes on the timeline.")
 
 
-class RoleAssignForm(forms.Form):
+class RoleAssignForm(PrefixedIdsForm):
+    id_prefix = "role"
     role = forms.ModelChoiceField(queryset=Role.objects.all())
     user = forms.ModelChoiceField(queryset=None, label="Person")
     note = forms.CharField(max_length=255, required=False, help_text="Optional, e.g. why the hand-off.")
@@ -105,7 +117,8 @@ class RoleAssignForm(forms.Form):
         self.fields["user"].label_from_instance = lambda u: u.get_full_name() or u.username
 
 
-class NoteForm(forms.Form):
+class NoteForm(PrefixedIdsForm):
+    id_prefix = "note"
     text = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), label="Note", max_length=5000)
     occurred_at = forms.DateTimeField(
         required=False,
@@ -116,7 +129,8 @@ class NoteForm(forms.Form):
     )
 
 
-class StatusUpdateForm(forms.Form):
+class StatusUpdateForm(PrefixedIdsForm):
+    id_prefix = "update"
     audience = forms.ChoiceField(choices=StatusUpdate.Audience.choices)
     body = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), label="Update", max_length=5000)
 
