@@ -83,6 +83,12 @@ class IncidentListView(ReadMixin, ListView):
         filters = self.filter_form.valid_filters() if self.request.GET else {}
         return selectors.incident_list(filters=filters)
 
+    def paginate_queryset(self, queryset, page_size):
+        # A stale or hand-edited page number shows the nearest page instead of a 404.
+        paginator = self.get_paginator(queryset, page_size)
+        page = paginator.get_page(self.request.GET.get("page"))
+        return paginator, page, page.object_list, page.has_other_pages()
+
     def get_context_data(self, **kwargs):
         params = self.request.GET.copy()
         params.pop("page", None)
