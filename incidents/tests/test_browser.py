@@ -140,3 +140,10 @@ def test_responder_works_an_incident_from_declaration_to_history(page: Page, liv
     expect(page.locator(".history-entry", has_text="Technical Lead: Tom Tech")).to_have_count(1)
     expect(page.locator(".history-entry", has_text="Checklist item ticked")).to_contain_text("Done at")
     screenshot(page, "history")
+
+    # The same pages on a phone: one column, nothing wider than the screen.
+    page.set_viewport_size({"width": 390, "height": 844})
+    for name, path in [("phone-dashboard", "/"), ("phone-list", "/incidents/"), ("phone-incident", incident_url)]:
+        page.goto(path if path.startswith("http") else live_server.url + path)
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), name
+        screenshot(page, name)
