@@ -385,7 +385,7 @@ class ContactListView(ReadMixin, TemplateView):
             form=form,
             search=search,
             contact_groups=selectors.group_contacts(contacts),
-            channels=CommunicationChannel.objects.all(),
+            channels=CommunicationChannel.objects.order_by("-audience", "position"),  # internal first
             now=timezone.now(),
             **kwargs,
         )

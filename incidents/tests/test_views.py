@@ -405,6 +405,7 @@ def test_declaring_with_bad_input_keeps_what_was_typed_and_says_what_is_wrong(rc
     body = response.content.decode()
     assert response.status_code == 400
     assert error in body
+    assert "The incident was not declared yet" in body
     assert Incident.objects.count() == 0
     assert "Reverts since 04:00" in body  # the description typed is still there
     if error != "This field is required." or "severity" in str(overrides):
@@ -427,7 +428,7 @@ def test_incident_page_shows_header_phase_timer_and_target(rclient, responder):
     with time_machine.travel(start + timedelta(minutes=5), tick=False):
         body = rclient.get(detail_url(incident)).content.decode()
     assert "Sev1" in body and "Detected" in body
-    assert "In this phase for 5 min" in body and "target in 10 min" in body
+    assert "In this phase for 5 min" in body and "acknowledge in 10 min" in body
     with time_machine.travel(start + timedelta(minutes=20), tick=False):
         body = rclient.get(detail_url(incident)).content.decode()
     assert "target passed 5 min ago" in body
@@ -758,6 +759,8 @@ def test_print_view_is_a_plain_contact_sheet(rclient):
     assert "Incident contact sheet" in body
     assert "+1-555-0100" in body and "support@cloudprovider.com" in body
     assert "Slack #incidents" in body  # the communication plan, for when chat is down
+    assert body.index("Slack #incidents") < body.index("Regulatory reporting")  # internal channels first
+    assert "Incident Commander (Incident Commander)" not in body
     assert 'class="topbar"' not in body
 
 
