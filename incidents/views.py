@@ -90,11 +90,8 @@ class IncidentListView(ReadMixin, ListView):
         return paginator, page, page.object_list, page.has_other_pages()
 
     def get_context_data(self, **kwargs):
-        params = self.request.GET.copy()
-        params.pop("page", None)
         return super().get_context_data(
             filter_form=self.filter_form,
-            query_string=params.urlencode(),
             is_filtered=any(v for k, v in self.request.GET.items() if k not in ("page", "sort")),
             **kwargs,
         )
@@ -103,7 +100,8 @@ class IncidentListView(ReadMixin, ListView):
 @login_required
 @permission_required("incidents.add_incident", raise_exception=True)
 def incident_declare(request):
-    form = IncidentDeclareForm(request.POST or None)
+    # Bound on any POST, even an empty one, so that a blank submission is told what is missing.
+    form = IncidentDeclareForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:

@@ -384,6 +384,12 @@ def test_declaring_creates_the_incident_with_reference_checklist_and_initial_res
     assert list(incident.services.values_list("slug", flat=True)) == ["executor"]
 
 
+def test_declaring_with_an_empty_form_says_what_is_missing(rclient):
+    response = rclient.post("/incidents/new/", {})
+    assert response.status_code == 400
+    assert response.content.decode().count("This field is required.") == 4
+
+
 def test_declaring_can_backdate_detection(rclient):
     earlier = timezone.localtime(timezone.now() - timedelta(hours=1)).replace(second=0, microsecond=0)
     rclient.post("/incidents/new/", declare_data(detected_at=earlier.strftime("%Y-%m-%dT%H:%M")))
