@@ -781,6 +781,16 @@ def test_runbook_list_and_detail(rclient):
     assert "Acknowledge the incident: assign initial responder" in body
 
 
+def test_severities_and_roles_link_to_their_history(rclient):
+    body = rclient.get("/runbooks/").content.decode()
+    sev1 = Severity.objects.get(level=1)
+    commander = Role.objects.get(slug="incident-commander")
+    for name, pk in [("severity", sev1.pk), ("role", commander.pk)]:
+        link = reverse("incidents:object_history", args=[name, pk])
+        assert link in body
+        assert rclient.get(link).status_code == 200
+
+
 def test_unknown_runbook_is_not_found(rclient):
     assert rclient.get("/runbooks/no-such-thing/").status_code == 404
 
