@@ -1,30 +1,417 @@
+"""The responders' pages. Reads go through `selectors`, writes through
+`services`; a refused write shows why and changes nothing."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
 from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
-from django.views.generic import DetailView, ListView
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+from django.views.generic import DetailView, ListView, TemplateView
 
-from .models import Incident, IncidentType
+from . import history, panels, selectors, services
+from .forms import (
+    ContactSearchForm,
+    IncidentDeclareForm,
+    IncidentFilterForm,
+    NoteForm,
+    RoleAssignForm,
+    SeverityChangeForm,
+    StatusUpdateForm,
+    TransitionForm,
+)
+from .models import (
+    ChecklistItem,
+    CommunicationChannel,
+    Contact,
+    Incident,
+    IncidentType,
+    Role,
+    RoleAssignment,
+    RunbookStep,
+    Service,
+    Severity,
+)
+
+PAGE_SIZE = 25
+
+# Transitions that need a note, and what the note is called on the page.
+TRANSITION_NOTES = {"resolve": "How was the resolution verified?", "reopen": "Why reopen it?"}
 
 
-class DashboardView(LoginRequiredMixin, PermissionRequiredMixin, ListView):
+def _errors(exc: ValidationError) -> list[str]:
+    return list(exc.messages)
+
+
+class ReadMixin(LoginRequiredMixin, PermissionRequiredMixin):
+    """Signed-in users with the view permission; anonymous visitors go to the login page."""
+
+
+class DashboardView(ReadMixin, TemplateView):
     permission_required = "incidents.view_incident"
     template_name = "incidents/dashboard.html"
-    context_object_name = "incidents"
 
-    def get_queryset(self):
-        return (
-            Incident.objects.open()
-            .select_related("severity", "incident_type")
-            .order_by("severity__level", "detected_at")
+    def get_context_data(self, **kwargs):
+        now = timezone.now()
+        incidents = selectors.dashboard_open_incidents()
+        by_severity: dict = {}
+        for incident in incidents:
+            by_severity.setdefault(incident.severity, []).append(incident)
+        return super().get_context_data(
+            now=now,
+            open_count=len(incidents),
+            by_severity=list(by_severity.items()),
+            update_overdue=sorted(
+                (i for i in incidents if i.is_update_overdue(now)), key=lambda i: i.next_update_due_at
+            ),
+            my_assignments=selectors.user_active_assignments(self.request.user),
+            panels=panels.render_context(panels.dashboard_panels, self.request),
+            **kwargs,
         )
 
 
-class IncidentDetailView(LoginRequiredMixin, PermissionRequiredMixin, DetailView):
+class IncidentListView(ReadMixin, ListView):
     permission_required = "incidents.view_incident"
-    slug_field = slug_url_kwarg = "reference"
-    template_name = "incidents/incident_detail.html"
-    queryset = Incident.objects.select_related("severity", "incident_type")
+    template_name = "incidents/incident_list.html"
+    context_object_name = "incidents"
+    paginate_by = PAGE_SIZE
+
+    def get_queryset(self):
+        self.filter_form = IncidentFilterForm(self.request.GET or None)
+        filters = self.filter_form.valid_filters() if self.request.GET else {}
+        return selectors.incident_list(filters=filters)
+
+    def paginate_queryset(self, queryset, page_size):
+        # A stale or hand-edited page number shows the nearest page instead of a 404.
+        paginator = self.get_paginator(queryset, page_size)
+        page = paginator.get_page(self.request.GET.get("page"))
+        return paginator, page, page.object_list, page.has_other_pages()
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(
+            filter_form=self.filter_form,
+            is_filtered=any(v for k, v in self.request.GET.items() if k not in ("page", "sort")),
+            **kwargs,
+        )
 
 
-class RunbookDetailView(LoginRequiredMixin, PermissionRequiredMixin, DetailView):
+@login_required
+@permission_required("incidents.add_incident", raise_exception=True)
+def incident_declare(request):
+    # Bound on any POST, even an empty one, so that a blank submission is told what is missing.
+    form = IncidentDeclareForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            incident = services.incident_declare(
+                actor=request.user,
+                title=data["title"],
+                severity=data["severity"],
+                incident_type=data["incident_type"],
+                detection_source=data["detection_source"],
+                description=data["description"],
+                user_impact=data["user_impact"],
+                services=data["services"],
+                detected_at=data["detected_at"],
+            )
+        except ValidationError as exc:
+            for message in _errors(exc):
+                form.add_error(None, message)
+        else:
+            messages.success(request, f"{incident.reference} declared. You are its initial responder.")
+            return redirect(incident)
+    return render(
+        request,
+        "incidents/incident_form.html",
+        {"form": form, "severities": Severity.objects.order_by("level")},
+        status=400 if form.errors else 200,
+    )
+
+
+def _incident_or_404(reference: str) -> Incident:
+    try:
+        return selectors.incident_for_page(reference)
+    except Incident.DoesNotExist:
+        raise Http404("No incident with this reference.") from None
+
+
+def _detail_context(request, incident: Incident, **forms) -> dict:
+    now = timezone.now()
+    assignments = list(incident.role_assignments.all())
+    active = [a for a in assignments if a.is_active]
+    holders = {a.role_id: a for a in active}
+    roles = list(Role.objects.all())
+    checklist = list(incident.checklist.all())
+    sections = []
+    for value, label in ChecklistItem.Section.choices:
+        items = [i for i in checklist if i.section == value]
+        if items:
+            sections.append({"label": label, "items": items, "done": sum(i.is_done for i in items)})
+    actions = [
+        {
+            "name": action,
+            "label": services.TRANSITION_LABELS[action],
+            "note_label": TRANSITION_NOTES.get(action),
+            "form": forms.get(f"transition_{action}") or TransitionForm(),
+        }
+        for action in services.allowed_transitions(incident)
+    ]
+    contacts = selectors.contacts_in_escalation_order()
+    for contact in contacts:
+        contact.current_holder = holders.get(contact.role_id) if contact.role_id else None
+    deadline = incident.phase_deadline()
+    resolved = incident.status == Incident.Status.RESOLVED
+    return {
+        "incident": incident,
+        "now": now,
+        "phase_started_at": incident.phase_started_at(),
+        "phase_deadline": deadline,
+        "phase_overdue": incident.is_phase_overdue(now),
+        "update_overdue": incident.is_update_overdue(now),
+        "actions": actions,
+        "close_blockers": services.incident_close_blockers(incident) if resolved else [],
+        "roles": [{"role": r, "holder": holders.get(r.pk)} for r in roles],
+        "past_assignments": [a for a in assignments if not a.is_active],
+        "checklist_sections": sections,
+        "timeline": list(incident.timeline.all()),
+        "status_updates": list(incident.status_updates.all()),
+        "contact_groups": selectors.group_contacts(contacts),
+        "severity_form": forms.get("severity_form") or SeverityChangeForm(initial={"severity": incident.severity}),
+        "role_form": forms.get("role_form") or RoleAssignForm(),
+        "note_form": forms.get("note_form") or NoteForm(),
+        "update_form": forms.get("update_form") or StatusUpdateForm(),
+        "can_change": request.user.has_perm("incidents.change_incident"),
+        "panels": panels.render_context(panels.incident_panels, request, incident),
+    }
+
+
+def _render_detail(request, incident, status=200, **forms):
+    return render(request, "incidents/incident_detail.html", _detail_context(request, incident, **forms), status=status)
+
+
+@login_required
+@permission_required("incidents.view_incident", raise_exception=True)
+def incident_detail(request, reference):
+    return _render_detail(request, _incident_or_404(reference))
+
+
+def _write_view(permission):
+    """A POST-only action on one incident by a user holding `permission`."""
+
+    def decorate(view):
+        view = require_POST(view)
+        view = permission_required(permission, raise_exception=True)(view)
+        return login_required(view)
+
+    return decorate
+
+
+@_write_view("incidents.change_incident")
+def incident_transition(request, reference, action):
+    incident = get_object_or_404(Incident, reference=reference)
+    form = TransitionForm(request.POST)
+    if not form.is_valid():
+        return _render_detail(request, _incident_or_404(reference), status=400, **{f"transition_{action}": form})
+    try:
+        incident = services.incident_transition(
+            incident=incident, action=action, actor=request.user, note=form.cleaned_data["note"]
+        )
+    except ValidationError as exc:
+        for message in _errors(exc):
+            messages.error(request, message)
+    else:
+        messages.success(request, f"{incident.reference} is now {incident.get_status_display().lower()}.")
+    return redirect("incidents:detail", reference)
+
+
+@_write_view("incidents.change_incident")
+def incident_change_severity(request, reference):
+    incident = get_object_or_404(Incident, reference=reference)
+    form = SeverityChangeForm(request.POST)
+    if form.is_valid():
+        try:
+            incident = services.incident_change_severity(
+                incident=incident,
+                severity=form.cleaned_data["severity"],
+                actor=request.user,
+                reason=form.cleaned_data["reason"],
+            )
+        except ValidationError as exc:
+            for message in _errors(exc):
+                form.add_error(None, message)
+        else:
+            messages.success(request, f"Severity changed to {incident.severity.code}.")
+            return redirect(incident)
+    return _render_detail(request, _incident_or_404(reference), status=400, severity_form=form)
+
+
+@_write_view("incidents.add_roleassignment")
+def role_assign(request, reference):
+    incident = get_object_or_404(Incident, reference=reference)
+    form = RoleAssignForm(request.POST)
+    if form.is_valid():
+        try:
+            assignment = services.role_assign(
+                incident=incident,
+                role=form.cleaned_data["role"],
+                user=form.cleaned_data["user"],
+                actor=request.user,
+                note=form.cleaned_data["note"],
+            )
+        except ValidationError as exc:
+            for message in _errors(exc):
+                form.add_error(None, message)
+        else:
+            who = assignment.user.get_full_name() or assignment.user.username
+            messages.success(request, f"{who} is now {assignment.role}.")
+            return redirect(incident)
+    return _render_detail(request, _incident_or_404(reference), status=400, role_form=form)
+
+
+@_write_view("incidents.change_roleassignment")
+def role_release(request, reference, assignment_id):
+    assignment = get_object_or_404(RoleAssignment, pk=assignment_id, incident__reference=reference)
+    try:
+        services.role_release(assignment=assignment, actor=request.user)
+    except ValidationError as exc:
+        for message in _errors(exc):
+            messages.error(request, message)
+    else:
+        messages.success(request, f"{assignment.role} released.")
+    return redirect("incidents:detail", reference)
+
+
+@_write_view("incidents.change_checklistitem")
+def checklist_toggle(request, reference, item_id):
+    item = get_object_or_404(ChecklistItem, pk=item_id, incident__reference=reference)
+    done = request.POST.get("done") == "1"
+    services.checklist_item_set_done(item=item, actor=request.user, done=done)
+    messages.success(request, f"{'Ticked' if done else 'Unticked'}: {item.text}")
+    return redirect(f"{item.incident.get_absolute_url()}#checklist")
+
+
+@_write_view("incidents.add_timelineentry")
+def timeline_note(request, reference):
+    incident = get_object_or_404(Incident, reference=reference)
+    form = NoteForm(request.POST)
+    if form.is_valid():
+        try:
+            services.timeline_add_note(
+                incident=incident,
+                actor=request.user,
+                text=form.cleaned_data["text"],
+                occurred_at=form.cleaned_data["occurred_at"],
+            )
+        except ValidationError as exc:
+            for message in _errors(exc):
+                form.add_error(None, message)
+        else:
+            messages.success(request, "Note added to the timeline.")
+            return redirect(f"{incident.get_absolute_url()}#timeline")
+    return _render_detail(request, _incident_or_404(reference), status=400, note_form=form)
+
+
+@_write_view("incidents.add_statusupdate")
+def status_update(request, reference):
+    incident = get_object_or_404(Incident, reference=reference)
+    form = StatusUpdateForm(request.POST)
+    if form.is_valid():
+        try:
+            update = services.status_update_post(
+                incident=incident,
+                actor=request.user,
+                audience=form.cleaned_data["audience"],
+                body=form.cleaned_data["body"],
+            )
+        except ValidationError as exc:
+            for message in _errors(exc):
+                form.add_error(None, message)
+        else:
+            messages.success(request, f"{update.get_audience_display()} update posted.")
+            return redirect(f"{incident.get_absolute_url()}#updates")
+    return _render_detail(request, _incident_or_404(reference), status=400, update_form=form)
+
+
+@login_required
+@permission_required("incidents.view_incident", raise_exception=True)
+def incident_history(request, reference):
+    incident = get_object_or_404(Incident.objects.select_related("severity"), reference=reference)
+    return render(
+        request,
+        "incidents/incident_history.html",
+        {"incident": incident, "entries": history.incident_history(incident)},
+    )
+
+
+# Objects with a history page of their own (the incident's parts are on its page).
+HISTORY_MODELS = {
+    m._meta.model_name: m for m in (Contact, Role, Severity, IncidentType, RunbookStep, Service, CommunicationChannel)
+}
+
+
+@login_required
+def object_history(request, model_name, pk):
+    model = HISTORY_MODELS.get(model_name)
+    if model is None:
+        raise Http404("No history page for this kind of object.")
+    if not request.user.has_perm(f"incidents.view_{model_name}"):
+        raise PermissionDenied
+    obj = get_object_or_404(model, pk=pk)
+    return render(
+        request,
+        "incidents/object_history.html",
+        {"object": obj, "verbose_name": model._meta.verbose_name, "entries": history.object_history(obj)},
+    )
+
+
+class ContactListView(ReadMixin, TemplateView):
+    permission_required = "incidents.view_contact"
+    template_name = "incidents/contact_list.html"
+
+    def get_template_names(self):
+        if self.request.GET.get("print") == "1":
+            return ["incidents/contact_print.html"]
+        return [self.template_name]
+
+    def get_context_data(self, **kwargs):
+        form = ContactSearchForm(self.request.GET or None)
+        search = form.cleaned_data["q"] if form.is_valid() else ""
+        contacts = selectors.contacts_in_escalation_order(search=search)
+        return super().get_context_data(
+            form=form,
+            search=search,
+            contact_groups=selectors.group_contacts(contacts),
+            channels=CommunicationChannel.objects.order_by("-audience", "position"),  # internal first
+            now=timezone.now(),
+            **kwargs,
+        )
+
+
+class RunbookListView(ReadMixin, ListView):
+    permission_required = "incidents.view_incidenttype"
+    template_name = "incidents/runbook_list.html"
+    context_object_name = "incident_types"
+    queryset = IncidentType.objects.all()
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(
+            severities=Severity.objects.order_by("level"), roles=Role.objects.all(), **kwargs
+        )
+
+
+class RunbookDetailView(ReadMixin, DetailView):
     permission_required = "incidents.view_incidenttype"
     model = IncidentType
     template_name = "incidents/runbook_detail.html"
+    context_object_name = "incident_type"
+
+    def get_context_data(self, **kwargs):
+        steps = list(self.object.steps.order_by("kind", "position"))
+        sections = [
+            (label, [s for s in steps if s.kind == value])
+            for value, label in RunbookStep.Kind.choices
+            if any(s.kind == value for s in steps)
+        ]
+        return super().get_context_data(sections=sections, initial_response=services.INITIAL_RESPONSE_STEPS, **kwargs)

@@ -1,0 +1,139 @@
+"""The pages' forms. They validate input and hand it to a service; the
+services still enforce the rules, and their ValidationErrors are shown here."""
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from .models import Incident, IncidentType, Role, Service, Severity, StatusUpdate
+from .selectors import INCIDENT_SORTS, assignable_users
+
+
+class DateTimeLocalInput(forms.DateTimeInput):
+    """A browser date-time picker; typing the ISO form also works without one."""
+
+    input_type = "datetime-local"
+
+    def __init__(self, **kwargs):
+        super().__init__(format="%Y-%m-%dT%H:%M", **kwargs)
+
+
+class SeverityChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        return f"{obj.code} – {obj.name}"
+
+
+def _not_in_future(value):
+    if value and value > timezone.now():
+        raise ValidationError("This cannot be in the future.")
+
+
+class IncidentDeclareForm(forms.Form):
+    title = forms.CharField(max_length=200, help_text="What is broken, in a few words.")
+    severity = SeverityChoiceField(
+        queryset=Severity.objects.order_by("level"), widget=forms.RadioSelect, empty_label=None
+    )
+    incident_type = forms.ModelChoiceField(
+        queryset=IncidentType.objects.all(), label="Type", help_text="Its runbook becomes the checklist."
+    )
+    services = forms.ModelMultipleChoiceField(
+        queryset=Service.objects.order_by("name"),
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        label="Affected services",
+    )
+    detection_source = forms.ChoiceField(choices=Incident.DetectionSource.choices, label="Detected by")
+    detected_at = forms.DateTimeField(
+        required=False,
+        widget=DateTimeLocalInput(),
+        validators=[_not_in_future],
+        label="Detected at",
+        help_text="Leave empty for now.",
+    )
+    user_impact = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}), required=False, label="Impact", help_text="Who is affected and how."
+    )
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False)
+
+
+class IncidentFilterForm(forms.Form):
+    """The incident list's filters; every value lives in the query string."""
+
+    STATUS_CHOICES = [("", "Any status"), ("open", "Open (any phase)")] + list(Incident.Status.choices)
+
+    q = forms.CharField(required=False, label="Search", max_length=200)
+    status = forms.ChoiceField(choices=STATUS_CHOICES, required=False)
+    severity = SeverityChoiceField(queryset=Severity.objects.order_by("level"), required=False, empty_label="Any")
+    type = forms.ModelChoiceField(queryset=IncidentType.objects.all(), required=False, empty_label="Any")
+    service = forms.ModelChoiceField(queryset=Service.objects.order_by("name"), required=False, empty_label="Any")
+    detected_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="From")
+    detected_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="To")
+    sort = forms.ChoiceField(
+        choices=[(key, label) for key, (_, label) in INCIDENT_SORTS.items()], required=False, initial="newest"
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("detected_from"), cleaned.get("detected_to")
+        if start and end and start > end:
+            self.add_error("detected_to", "The end date is before the start date.")
+        return cleaned
+
+    def valid_filters(self) -> dict:
+        """The filters that validated; a bad value is reported and left out, never fatal."""
+        self.is_valid()
+        return {name: value for name, value in self.cleaned_data.items() if name not in self.errors}
+
+
+class PrefixedIdsForm(forms.Form):
+    """Several of these forms share the incident page: keep their element ids apart."""
+
+    id_prefix = ""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", f"{self.id_prefix}-%s")
+        super().__init__(*args, **kwargs)
+
+
+class TransitionForm(forms.Form):
+    note = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=2000)
+
+
+class SeverityChangeForm(PrefixedIdsForm):
+    id_prefix = "severity"
+    severity = SeverityChoiceField(queryset=Severity.objects.order_by("level"), label="New severity")
+    reason = forms.CharField(max_length=500, help_text="Why the severity changes; it goes on the timeline.")
+
+
+class RoleAssignForm(PrefixedIdsForm):
+    id_prefix = "role"
+    role = forms.ModelChoiceField(queryset=Role.objects.all())
+    user = forms.ModelChoiceField(queryset=None, label="Person")
+    note = forms.CharField(max_length=255, required=False, help_text="Optional, e.g. why the hand-off.")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["user"].queryset = assignable_users()
+        self.fields["user"].label_from_instance = lambda u: u.get_full_name() or u.username
+
+
+class NoteForm(PrefixedIdsForm):
+    id_prefix = "note"
+    text = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), label="Note", max_length=5000)
+    occurred_at = forms.DateTimeField(
+        required=False,
+        widget=DateTimeLocalInput(),
+        label="Happened at",
+        help_text="Leave empty for now; set it to backdate the note.",
+        validators=[_not_in_future],
+    )
+
+
+class StatusUpdateForm(PrefixedIdsForm):
+    id_prefix = "update"
+    audience = forms.ChoiceField(choices=StatusUpdate.Audience.choices)
+    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), label="Update", max_length=5000)
+
+
+class ContactSearchForm(forms.Form):
+    q = forms.CharField(required=False, label="Search", max_length=100)

@@ -1,0 +1,136 @@
+"""Read queries that the pages share. Each runs a fixed number of queries,
+whatever the number of incidents, timeline entries or updates."""
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from django.db.models import Case, IntegerField, Prefetch, Q, Value, When
+
+from .models import (
+    ChecklistItem,
+    Contact,
+    Incident,
+    RoleAssignment,
+    Service,
+    StatusUpdate,
+    TimelineEntry,
+)
+
+# The order the runbook escalates in: 24/7 lines, the team, vendors, then executives.
+CONTACT_CATEGORY_ORDER = [
+    Contact.Category.SUPPORT,
+    Contact.Category.TEAM,
+    Contact.Category.VENDOR,
+    Contact.Category.EMERGENCY,
+]
+
+INCIDENT_SORTS = {
+    "newest": ("-detected_at", "Newest first"),
+    "oldest": ("detected_at", "Oldest first"),
+    "severity": ("severity__level", "Most severe first"),
+    "reference": ("reference", "Reference"),
+    "status": ("status", "Status"),
+    "title": ("title", "Title"),
+}
+
+
+def incident_list(*, filters: dict):
+    """Incidents matching the list page's (already validated) filters."""
+    qs = Incident.objects.select_related("severity", "incident_type").prefetch_related(
+        Prefetch("services", queryset=Service.objects.order_by("name"))
+    )
+    status = filters.get("status")
+    if status == "open":
+        qs = qs.open()
+    elif status:
+        qs = qs.filter(status=status)
+    if filters.get("severity"):
+        qs = qs.filter(severity=filters["severity"])
+    if filters.get("type"):
+        qs = qs.filter(incident_type=filters["type"])
+    if filters.get("service"):
+        # An incident has each service once, so this join cannot duplicate rows.
+        qs = qs.filter(services=filters["service"])
+    if filters.get("detected_from"):
+        qs = qs.filter(detected_at__date__gte=filters["detected_from"])
+    if filters.get("detected_to"):
+        qs = qs.filter(detected_at__date__lte=filters["detected_to"])
+    if filters.get("q"):
+        q = filters["q"]
+        qs = qs.filter(Q(reference__icontains=q) | Q(title__icontains=q) | Q(description__icontains=q))
+    order = INCIDENT_SORTS.get(filters.get("sort") or "newest", INCIDENT_SORTS["newest"])[0]
+    return qs.order_by(order, "-id")
+
+
+def dashboard_open_incidents():
+    return list(
+        Incident.objects.open()
+        .select_related("severity", "incident_type", "initial_responder")
+        .order_by("severity__level", "detected_at")
+    )
+
+
+def user_active_assignments(user):
+    """The roles `user` holds now, on incidents that are still open."""
+    return list(
+        RoleAssignment.objects.filter(user=user, ended_at__isnull=True, incident__status__in=Incident.OPEN_STATUSES)
+        .select_related("role", "incident", "incident__severity")
+        .order_by("incident__severity__level", "role__position")
+    )
+
+
+def incident_for_page(reference: str):
+    """The incident with everything its page shows, or Incident.DoesNotExist."""
+    return (
+        Incident.objects.select_related("severity", "incident_type", "declared_by", "initial_responder")
+        .prefetch_related(
+            Prefetch("services", queryset=Service.objects.order_by("name")),
+            Prefetch(
+                "role_assignments",
+                queryset=RoleAssignment.objects.select_related("role", "user", "assigned_by").order_by(
+                    "role__position", "-started_at"
+                ),
+            ),
+            Prefetch("checklist", queryset=ChecklistItem.objects.select_related("done_by")),
+            Prefetch("timeline", queryset=TimelineEntry.objects.select_related("author")),
+            Prefetch("status_updates", queryset=StatusUpdate.objects.select_related("author")),
+        )
+        .get(reference=reference)
+    )
+
+
+def contacts_in_escalation_order(*, search: str = ""):
+    order = Case(
+        *[When(category=c, then=Value(i)) for i, c in enumerate(CONTACT_CATEGORY_ORDER)],
+        default=Value(99),
+        output_field=IntegerField(),
+    )
+    qs = Contact.objects.filter(is_active=True).select_related("role")
+    if search:
+        qs = qs.filter(
+            Q(name__icontains=search)
+            | Q(phone__icontains=search)
+            | Q(email__icontains=search)
+            | Q(notes__icontains=search)
+            | Q(role__name__icontains=search)
+        )
+    return list(qs.annotate(category_rank=order).order_by("category_rank", "escalation_order", "name"))
+
+
+def group_contacts(contacts) -> list[tuple[str, list[Contact]]]:
+    """[(category label, contacts)] in escalation order, leaving out empty categories."""
+    groups: dict[str, list[Contact]] = {}
+    for contact in contacts:
+        groups.setdefault(contact.get_category_display(), []).append(contact)
+    return list(groups.items())
+
+
+def assignable_users():
+    """Active people who may work incidents: they can hold a role."""
+    User = get_user_model()
+    permission = Permission.objects.filter(codename="change_incident", content_type__app_label="incidents")
+    return (
+        User.objects.filter(is_active=True)
+        .filter(Q(is_superuser=True) | Q(user_permissions__in=permission) | Q(groups__permissions__in=permission))
+        .distinct()
+        .order_by("first_name", "last_name", "username")
+    )

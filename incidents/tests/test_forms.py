@@ -1,0 +1,74 @@
+"""The forms on their own: what they accept, refuse, and report."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from incidents.forms import IncidentDeclareForm, IncidentFilterForm, NoteForm, RoleAssignForm, SeverityChangeForm
+from incidents.models import IncidentType, Severity
+
+pytestmark = pytest.mark.django_db
+
+
+def test_filter_form_keeps_the_valid_filters_and_reports_the_bad_one(runbook):
+    form = IncidentFilterForm({"q": "gas", "status": "open", "detected_from": "someday"})
+    assert form.valid_filters() == {
+        "q": "gas",
+        "status": "open",
+        "severity": None,
+        "type": None,
+        "service": None,
+        "detected_to": None,
+        "sort": "",
+    }
+    assert form.errors["detected_from"] == ["Enter a valid date."]
+
+
+def test_filter_form_refuses_a_reversed_date_range(runbook):
+    form = IncidentFilterForm({"detected_from": "2026-03-02", "detected_to": "2026-03-01"})
+    filters = form.valid_filters()
+    assert "detected_to" not in filters and filters["detected_from"].isoformat() == "2026-03-02"
+
+
+def test_declare_form_requires_what_the_runbook_asks_for(runbook):
+    form = IncidentDeclareForm({})
+    assert not form.is_valid()
+    assert set(form.errors) == {"title", "severity", "incident_type", "detection_source"}
+
+
+def test_declare_form_refuses_a_detection_time_in_the_future(runbook):
+    later = (timezone.localtime() + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    form = IncidentDeclareForm(
+        {
+            "title": "x",
+            "severity": Severity.objects.get(level=1).pk,
+            "incident_type": IncidentType.objects.first().pk,
+            "detection_source": "alert",
+            "detected_at": later,
+        }
+    )
+    assert form.errors == {"detected_at": ["This cannot be in the future."]}
+
+
+def test_note_form_accepts_a_backdated_time_typed_in_iso_form(runbook):
+    when = timezone.localtime() - timedelta(hours=2)
+    form = NoteForm({"text": "Saw it", "occurred_at": when.strftime("%Y-%m-%d %H:%M")})
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["occurred_at"] == when.replace(second=0, microsecond=0)
+
+
+def test_role_form_offers_responders_but_not_viewers(responder, other_responder, viewer):
+    choices = set(RoleAssignForm().fields["user"].queryset)
+    assert choices == {responder, other_responder}
+
+
+def test_role_form_labels_people_by_name(responder):
+    form = RoleAssignForm()
+    labels = [label for _, label in form.fields["user"].choices]
+    assert "Rita Responder" in labels
+
+
+def test_severity_change_form_requires_a_reason(runbook):
+    form = SeverityChangeForm({"severity": Severity.objects.get(level=2).pk, "reason": ""})
+    assert form.errors == {"reason": ["This field is required."]}
