@@ -1,0 +1,64 @@
+"""The post-mortem emails: one function per email, each rendered from
+`templates/emails/<name>_subject.txt`, `_body.txt` and `_body.html`, and queued
+through the shared outbox under the reminder's unique key (so it is queued once,
+and a failed send is retried with backoff)."""
+
+from incidents.outbox import email_enqueue
+
+from .models import ActionItem, Reminder
+
+
+def _context(reminder: Reminder, now) -> dict:
+    target = reminder.target
+    postmortem = target.postmortem
+    if isinstance(target, ActionItem):
+        what, owner = f"Action item “{target.title}”", target.owner
+    else:
+        what, owner = target.get_kind_display(), postmortem.owner
+    return {
+        "reminder": reminder,
+        "target": target,
+        "what": what,
+        "owner_name": (owner.get_full_name() or owner.username) if owner else "nobody",
+        "postmortem": postmortem,
+        "incident": postmortem.incident,
+        "due_at": target.due_at,
+        "now": now,
+        "link": target.get_absolute_url(),
+    }
+
+
+def send_reminder(*, reminder: Reminder, recipients, now):
+    """To the owner, before the deadline."""
+    return email_enqueue(
+        key=reminder.outbox_key, template="postmortem_reminder", context=_context(reminder, now), recipients=recipients
+    )
+
+
+def send_overdue_notice(*, reminder: Reminder, recipients, now):
+    """To the owner, at the deadline."""
+    return email_enqueue(
+        key=reminder.outbox_key, template="postmortem_overdue", context=_context(reminder, now), recipients=recipients
+    )
+
+
+def send_escalation(*, reminder: Reminder, recipients, now):
+    """To the owner, the Incident Commander and the Technical Lead (and emergency contacts) after the grace period."""
+    return email_enqueue(
+        key=reminder.outbox_key,
+        template="postmortem_escalation",
+        context=_context(reminder, now),
+        recipients=recipients,
+    )
+
+
+SENDERS = {
+    Reminder.Kind.BEFORE: send_reminder,
+    Reminder.Kind.OVERDUE: send_overdue_notice,
+    Reminder.Kind.ESCALATION: send_escalation,
+}
+
+
+def send_deadline_notice(*, reminder: Reminder, recipients, now):
+    """Queue the email for `reminder`'s kind. Returns (OutboxMessage, created), or None with no recipients."""
+    return SENDERS[reminder.kind](reminder=reminder, recipients=recipients, now=now)
