@@ -363,7 +363,7 @@ def _handle(reminder: Reminder, now, holders, emergency) -> str:
             reminder.outbox_message = queued[0]
             reminder.recipients = recipients
     reminder.save()
-    return reminder.status
+    return str(reminder.status)
 
 
 def deadlines_claim_batch(*, now, batch_size: int) -> dict[str, int]:
