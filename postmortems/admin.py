@@ -37,5 +37,6 @@ class ActionItemAdmin(SimpleHistoryAdmin):
 class ReminderAdmin(SimpleHistoryAdmin):
     list_display = ["kind", "milestone", "action_item", "due_at", "status", "handled_at"]
     list_filter = ["kind", "status"]
+    list_select_related = ["milestone__postmortem__incident", "action_item"]
     raw_id_fields = ["milestone", "action_item", "outbox_message"]
     readonly_fields = ["recipients", "handled_at", "outbox_message"]

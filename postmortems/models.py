@@ -52,6 +52,10 @@ class PostMortem(TimeStamped):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     clock_started_at = models.DateTimeField(help_text="The incident's resolution, from which milestones are due.")
+    awaiting_resolution = models.BooleanField(
+        default=False,
+        help_text="Opened before the incident was resolved: its milestones are re-dated from the resolution.",
+    )
     completed_at = models.DateTimeField(null=True, blank=True, help_text="When the last milestone was completed.")
 
     # Incident summary

@@ -120,6 +120,7 @@ def postmortem_open(*, incident: Incident, actor, reason: str = "Post-mortem ope
             owner=owner,
             opened_by=actor,
             clock_started_at=started,
+            awaiting_resolution=incident.resolved_at is None,
             timeline_summary=_timeline_markdown(incident),
             impact_assessment=incident.user_impact,
         )
@@ -133,20 +134,42 @@ def postmortem_open(*, incident: Incident, actor, reason: str = "Post-mortem ope
     return postmortem, True
 
 
+def postmortem_start_clock(*, postmortem: PostMortem, started_at: datetime, actor) -> PostMortem:
+    """Re-date the open milestones (and their pending reminders) from `started_at`,
+    for a post-mortem opened before its incident was resolved."""
+    with transaction.atomic(), acting_as(actor, "Post-mortem clock started at resolution"):
+        postmortem = PostMortem.objects.select_for_update().get(pk=postmortem.pk)
+        postmortem.clock_started_at = started_at
+        postmortem.awaiting_resolution = False
+        postmortem.save()
+        offsets = milestone_offsets()
+        for milestone in postmortem.milestones.open().select_for_update():
+            milestone.due_at = started_at + offsets[milestone.kind]
+            milestone.save()
+            _reschedule_reminders(milestone)
+    return postmortem
+
+
 def open_on_resolve(sender, *, incident: Incident, actor, **kwargs) -> None:
     """Receiver of `incidents.events.incident_resolved`: runs inside the resolving
     transaction, so the incident and its post-mortem commit together."""
-    if Severity.objects.filter(pk=incident.severity_id, postmortem_required=True).exists():
+    existing = PostMortem.objects.filter(incident=incident).first()
+    if existing is not None:
+        if existing.awaiting_resolution:
+            postmortem_start_clock(postmortem=existing, started_at=incident.resolved_at, actor=actor)
+    elif Severity.objects.filter(pk=incident.severity_id, postmortem_required=True).exists():
         postmortem_open(incident=incident, actor=actor, reason="Post-mortem opened on resolution")
 
 
 def closure_blockers(incident: Incident) -> list[str]:
-    """A closure check for `incidents.events.closure_checks`."""
+    """A closure check for `incidents.events.closure_checks`: an incident whose
+    severity requires a post-mortem closes only once that post-mortem is complete
+    (one opened on request for another incident does not hold it open)."""
+    if not Severity.objects.filter(pk=incident.severity_id, postmortem_required=True).exists():
+        return []
     postmortem = PostMortem.objects.filter(incident=incident).first()
     if postmortem is None:
-        if incident.severity.postmortem_required:
-            return [f"A post-mortem is required for {incident.severity.code} incidents and none has been opened."]
-        return []
+        return [f"A post-mortem is required for {incident.severity.code} incidents and none has been opened."]
     if postmortem.is_complete:
         return []
     open_kinds = [m.get_kind_display().lower() for m in postmortem.milestones.open().order_by("due_at")]

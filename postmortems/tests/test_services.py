@@ -49,6 +49,37 @@ def test_resolving_a_sev3_opens_no_postmortem_but_one_can_be_requested(incident,
 
     assert created and not created_again and again == postmortem
     assert postmortem.owner == responder  # no Incident Commander: whoever asked for it
+    assert incident_close_blockers(Incident.objects.get(pk=incident.pk)) == []  # not required: closure not held
+
+
+def test_a_postmortem_opened_before_resolution_is_dated_from_the_resolution(incident, responder):
+    import time_machine
+
+    opened_at = timezone.now()
+    with time_machine.travel(opened_at, tick=False):
+        postmortem, _ = services.postmortem_open(incident=incident, actor=responder)
+    assert postmortem.awaiting_resolution
+
+    with time_machine.travel(opened_at + timedelta(hours=5), tick=False):
+        resolve(incident, responder)
+
+    postmortem.refresh_from_db()
+    incident.refresh_from_db()
+    meeting = postmortem.milestones.get(kind="meeting")
+    assert postmortem.clock_started_at == incident.resolved_at == opened_at + timedelta(hours=5)
+    assert meeting.due_at == incident.resolved_at + timedelta(hours=24)
+    assert meeting.reminders.get(kind="before").due_at == meeting.due_at - timedelta(hours=4)
+    assert not postmortem.awaiting_resolution
+    assert PostMortem.objects.count() == 1
+
+
+def test_reopening_and_resolving_again_keeps_the_postmortem_and_its_dates(postmortem, resolved_incident, responder):
+    due = postmortem.milestones.get(kind="meeting").due_at
+    incident_transition(incident=resolved_incident, action="reopen", actor=responder, note="Came back")
+    resolve_again = incident_transition(incident=resolved_incident, action="resolve", actor=responder, note="ok")
+
+    assert resolve_again.postmortems.get() == postmortem
+    assert postmortem.milestones.get(kind="meeting").due_at == due
 
 
 def test_a_failing_postmortem_rolls_back_the_resolution(incident, responder, monkeypatch):
@@ -171,3 +202,18 @@ def test_every_model_write_records_the_actor_and_why(postmortem, commander):
     assert item.history.first().history_change_reason == "Action item added"
     reminder = item.reminders.get(kind="overdue")
     assert reminder.history.first().history_user == commander
+
+
+def test_durations_in_the_environment_are_parsed_and_bad_ones_fail_loudly(monkeypatch):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from portal import settings as portal_settings
+
+    monkeypatch.setenv("POSTMORTEM_TEST_DURATION", "90m")
+    assert portal_settings._duration("POSTMORTEM_TEST_DURATION", "1h") == timedelta(minutes=90)
+    monkeypatch.delenv("POSTMORTEM_TEST_DURATION")
+    assert portal_settings._duration("POSTMORTEM_TEST_DURATION", "7d") == timedelta(days=7)
+    for bad in ["24", "a day", "-4h", ""]:
+        monkeypatch.setenv("POSTMORTEM_TEST_DURATION", bad)
+        with pytest.raises(ImproperlyConfigured):
+            portal_settings._duration("POSTMORTEM_TEST_DURATION", "1h")

@@ -292,3 +292,24 @@ def test_panels_are_registered_once():
     names = [p.name for p in panels.dashboard_panels + panels.incident_panels]
     assert names.count("postmortems-overdue") == 1 and names.count("postmortems-incident") == 1
     assert views.dashboard_panel_context in [p.context for p in panels.dashboard_panels]
+
+
+def test_panel_queries_do_not_grow_with_overdue_rows(responder, incident):
+    from postmortems.tests.factories import due_meetings
+
+    request = RequestFactory().get("/")
+    request.user = responder
+    responder.has_perm("postmortems.view_postmortem")  # warm the permission cache, as a real request would
+
+    def measure():
+        with CaptureQueriesContext(connection) as ctx:
+            _render_panel("postmortems-overdue", panels.dashboard_panels, request)
+            _render_panel("postmortems-incident", panels.incident_panels, request, incident)
+        return len(ctx.captured_queries)
+
+    due_meetings(5, owner=responder, prefix="P")
+    five = measure()
+    due_meetings(45, owner=responder, prefix="Q")
+    fifty = measure()
+    print(f"panels queries: 5 overdue={five}, 50 overdue={fifty}")
+    assert five == fifty
