@@ -259,7 +259,7 @@ class ActionItem(TimeStamped):
         return self.title
 
     def get_absolute_url(self):
-        return reverse("postmortems:action_edit", args=[self.pk])
+        return self.postmortem.get_absolute_url() + f"#action-item-{self.pk}"
 
     @property
     def is_open(self) -> bool:

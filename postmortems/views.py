@@ -103,6 +103,7 @@ class PostMortemDetailView(LoginRequiredMixin, PermissionRequiredMixin, DetailVi
             can_change=user.has_perm("postmortems.change_postmortem"),
             can_complete=user.has_perm("postmortems.change_milestone"),
             can_add_action=user.has_perm("postmortems.add_actionitem"),
+            can_change_action=user.has_perm("postmortems.change_actionitem"),
             **kwargs,
         )
 
@@ -180,7 +181,7 @@ def action_item_edit(request, pk):
     if request.method == "POST" and form.is_valid():
         services.action_item_update(item=item, actor=request.user, **form.cleaned_data)
         messages.success(request, "Action item saved.")
-        return redirect(item.postmortem.get_absolute_url() + "#action-items")
+        return redirect(item.get_absolute_url())
     return render(
         request,
         "postmortems/actionitem_form.html",
@@ -203,7 +204,7 @@ def action_item_status(request, pk):
             messages.success(request, f"“{item.title}” is now {form.cleaned_data['status'].replace('_', ' ')}.")
     else:
         messages.error(request, "Choose a valid status.")
-    return redirect(request.POST.get("next") or item.postmortem.get_absolute_url() + "#action-items")
+    return redirect(item.get_absolute_url())
 
 
 class ActionItemListView(LoginRequiredMixin, PermissionRequiredMixin, ListView):

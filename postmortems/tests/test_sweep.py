@@ -84,6 +84,9 @@ def test_action_item_reminders_follow_the_same_boundaries(postmortem, other_resp
     assert "escalation" not in sent(item)
     sweep_at(due + GRACE)
     assert sent(item)["escalation"] == ["cora@example.com", "tom@example.com"]
+    escalation = item.reminders.get(kind="escalation").outbox_message
+    assert escalation.subject.startswith(f"[{postmortem.incident.reference}] Escalation: Action item “{item.title}”")
+    assert f"/postmortems/{postmortem.incident.reference}/#action-item-{item.pk}" in escalation.body_text
 
 
 def test_completing_a_milestone_stops_its_reminders(postmortem, commander):
