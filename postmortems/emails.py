@@ -42,12 +42,14 @@ def send_overdue_notice(*, reminder: Reminder, recipients, now):
     )
 
 
-def send_escalation(*, reminder: Reminder, recipients, now):
-    """To the owner, the Incident Commander and the Technical Lead (and emergency contacts) after the grace period."""
+def send_escalation(*, reminder: Reminder, recipients, now, emergency_contacts=()):
+    """To the owner, the Incident Commander and the Technical Lead after the grace period; for the
+    configured severities also to the emergency contacts, whose phone numbers it lists (the runbook
+    escalates by phone, and most have no email address)."""
     return email_enqueue(
         key=reminder.outbox_key,
         template="postmortem_escalation",
-        context=_context(reminder, now),
+        context={**_context(reminder, now), "emergency_contacts": emergency_contacts},
         recipients=recipients,
     )
 
@@ -59,6 +61,8 @@ SENDERS = {
 }
 
 
-def send_deadline_notice(*, reminder: Reminder, recipients, now):
+def send_deadline_notice(*, reminder: Reminder, recipients, now, emergency_contacts=()):
     """Queue the email for `reminder`'s kind. Returns (OutboxMessage, created), or None with no recipients."""
+    if reminder.kind == Reminder.Kind.ESCALATION:
+        return send_escalation(reminder=reminder, recipients=recipients, now=now, emergency_contacts=emergency_contacts)
     return SENDERS[reminder.kind](reminder=reminder, recipients=recipients, now=now)

@@ -339,17 +339,13 @@ def action_item_set_status(*, item: ActionItem, actor, status: str, deferred_rea
 # The deadline sweep ---------------------------------------------------------------------------------------------
 
 
-def _emergency_addresses(severity_levels) -> dict[int, list[str]]:
+def _emergency_contacts(severity_levels) -> dict[int, list[Contact]]:
+    """{severity level: active emergency contacts} for the levels configured to escalate to them."""
     levels = [level for level in severity_levels if level in settings.POSTMORTEM_ESCALATE_TO_EMERGENCY_CONTACTS]
     if not levels:
         return {}
-    addresses = list(
-        Contact.objects.filter(category=Contact.Category.EMERGENCY, is_active=True)
-        .exclude(email="")
-        .order_by("escalation_order")
-        .values_list("email", flat=True)
-    )
-    return {level: addresses for level in levels}
+    contacts = list(Contact.objects.filter(category=Contact.Category.EMERGENCY, is_active=True))
+    return {level: contacts for level in levels}
 
 
 def _recipients(reminder: Reminder, holders, emergency) -> list[str]:
@@ -362,7 +358,7 @@ def _recipients(reminder: Reminder, holders, emergency) -> list[str]:
         people += [incident_holders.get(ROLE_IC), incident_holders.get(ROLE_TL)]
     addresses = [p.email for p in people if p is not None and p.is_active and p.email]
     if reminder.kind == R.ESCALATION:
-        addresses += emergency.get(postmortem.incident.severity.level, [])
+        addresses += [c.email for c in emergency.get(postmortem.incident.severity.level, []) if c.email]
     return sorted(set(addresses))
 
 
@@ -377,7 +373,10 @@ def _handle(reminder: Reminder, now, holders, emergency) -> str:
         reminder.status, reminder.note = Reminder.Status.SKIPPED, "Deadline already passed"
     else:
         recipients = _recipients(reminder, holders, emergency)
-        queued = emails.send_deadline_notice(reminder=reminder, recipients=recipients, now=now)
+        contacts = emergency.get(target.postmortem.incident.severity.level, []) if reminder.kind == R.ESCALATION else []
+        queued = emails.send_deadline_notice(
+            reminder=reminder, recipients=recipients, now=now, emergency_contacts=contacts
+        )
         if queued is None:
             reminder.status, reminder.note = Reminder.Status.SKIPPED, "Nobody with an email address to tell"
             logger.warning("Reminder %s: no recipients", reminder.pk)
@@ -414,7 +413,7 @@ def deadlines_claim_batch(*, now, batch_size: int) -> dict[str, int]:
         incident_ids = {r.target.postmortem.incident_id for r in batch}
         escalations = [r for r in batch if r.kind == R.ESCALATION]
         holders = active_role_holders(incident_ids) if escalations else {}
-        emergency = _emergency_addresses({r.target.postmortem.incident.severity.level for r in escalations})
+        emergency = _emergency_contacts({r.target.postmortem.incident.severity.level for r in escalations})
         for reminder in batch:
             outcome = _handle(reminder, now, holders, emergency)
             counts[outcome] = counts.get(outcome, 0) + 1

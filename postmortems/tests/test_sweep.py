@@ -140,6 +140,8 @@ def test_sev1_escalations_reach_emergency_contacts_with_an_email(postmortem, set
     sweep_at(meeting.due_at + GRACE)
 
     assert sent(meeting)["escalation"] == ["cora@example.com", "cto@example.com", "tom@example.com"]
+    body = meeting.reminders.get(kind="escalation").outbox_message.body_text
+    assert "Emergency contacts for Sev1:\n- CEO +1-555-0110\n- CTO +1-555-0111 cto@example.com\n" in body
 
 
 def test_emergency_contacts_can_be_left_out_of_escalations(postmortem, settings):
@@ -150,6 +152,7 @@ def test_emergency_contacts_can_be_left_out_of_escalations(postmortem, settings)
     sweep_at(meeting.due_at + GRACE)
 
     assert sent(meeting)["escalation"] == ["cora@example.com", "tom@example.com"]
+    assert "Emergency contacts" not in meeting.reminders.get(kind="escalation").outbox_message.body_text
 
 
 def test_a_reminder_with_nobody_to_tell_is_recorded_as_skipped(postmortem):
