@@ -94,11 +94,12 @@ class PostMortemDetailView(LoginRequiredMixin, PermissionRequiredMixin, DetailVi
             .order_by("-handled_at", "-id")
         )
         user = self.request.user
+        for milestone in postmortem.milestones.all():  # prefetched: the template loops over these same objects
+            form_class = MeetingForm if milestone.kind == Milestone.Kind.MEETING else MilestoneForm
+            milestone.complete_form = form_class(auto_id=f"id_{milestone.kind}_%s")
         return super().get_context_data(
             now=timezone.now(),
             reminders=reminders,
-            meeting_form=MeetingForm(),
-            milestone_form=MilestoneForm(),
             action_form=ActionItemForm(),
             can_change=user.has_perm("postmortems.change_postmortem"),
             can_complete=user.has_perm("postmortems.change_milestone"),

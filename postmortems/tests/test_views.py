@@ -95,6 +95,9 @@ def test_a_responder_edits_the_deliverables(client, responder, postmortem, comma
 def test_a_responder_completes_the_meeting_from_the_page(client, responder, postmortem, commander):
     client.force_login(responder)
     url = reverse("postmortems:milestone_complete", args=[postmortem.incident.reference, "meeting"])
+    page = client.get(postmortem.get_absolute_url()).content.decode()
+    assert f'action="{url}"' in page
+    assert 'id="id_meeting_notes"' in page and 'id="id_analysis_notes"' in page  # one form per milestone
 
     client.post(url, {"attendees": [commander.pk]})  # no time: refused
     assert not postmortem.milestones.get(kind="meeting").is_complete
