@@ -50,6 +50,20 @@ def runbook(db):
         seed_runbook()
 
 
+@pytest.fixture
+def closure_checks_off():
+    """Close incidents without the checks other apps register (the post-mortem's, say).
+
+    For tests of the incidents app's own lifecycle; those apps test their checks.
+    """
+    from incidents.events import closure_checks
+
+    saved = closure_checks[:]
+    closure_checks.clear()
+    yield
+    closure_checks[:] = saved
+
+
 def make_user(username, *groups, **extra):
     user = get_user_model().objects.create_user(
         username=username, password="correct-horse-battery", email=f"{username}@example.com", **extra

@@ -5,8 +5,11 @@ here from their `AppConfig.ready()`. A panel is a template plus a function that
 returns its context. Each panel's context function must run a constant number
 of queries, whatever the data size, so the pages stay within their query budget.
 
-- dashboard panels: `context(request) -> dict`, rendered on `/`;
-- incident panels: `context(request, incident) -> dict`, rendered on the incident page.
+- dashboard panels: `context(request) -> dict | None`, rendered on `/`;
+- incident panels: `context(request, incident) -> dict | None`, rendered on the incident page.
+
+A context of None means the panel has nothing to show this user (no permission,
+say) and it is left out. The template gets the context's keys by name.
 """
 
 from collections.abc import Callable
@@ -32,4 +35,9 @@ def register(panels: list[Panel], panel: Panel) -> None:
 
 def render_context(panels: list[Panel], *args) -> list[dict]:
     """[{"name", "template", "context"}] for a template to `{% include %}` in order."""
-    return [{"name": p.name, "template": p.template, "context": p.context(*args)} for p in panels]
+    rendered = []
+    for panel in panels:
+        context = panel.context(*args)
+        if context is not None:
+            rendered.append({"name": panel.name, "template": panel.template, "context": context})
+    return rendered

@@ -200,10 +200,17 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# How often beat runs the periodic sweeps; a minute in production, seconds in fault tests.
+OUTBOX_SWEEP_SECONDS = env.float("OUTBOX_SWEEP_SECONDS", default=60)
+POSTMORTEM_SWEEP_SECONDS = env.float("POSTMORTEM_SWEEP_SECONDS", default=60)
 CELERY_BEAT_SCHEDULE = {
     "deliver-outbox": {
         "task": "incidents.tasks.outbox_sweep",
-        "schedule": timedelta(minutes=1),
+        "schedule": timedelta(seconds=OUTBOX_SWEEP_SECONDS),
+    },
+    "enforce-postmortem-deadlines": {
+        "task": "postmortems.tasks.enforce_deadlines",
+        "schedule": timedelta(seconds=POSTMORTEM_SWEEP_SECONDS),
     },
     "remind-overdue-updates": {
         "task": "incidents.tasks.remind_overdue_updates",
@@ -269,3 +276,34 @@ STATUS_PAGE_HISTORY_DAYS = env.int("STATUS_PAGE_HISTORY_DAYS", default=90)
 STATUS_PAGE_TITLE = env.str("STATUS_PAGE_TITLE", default="Service status")
 # How long a subscription confirmation link stays valid.
 STATUS_CONFIRM_MAX_AGE = timedelta(days=env.int("STATUS_CONFIRM_MAX_AGE_DAYS", default=7))
+
+
+def _duration(name: str, default: str) -> timedelta:
+    """A duration such as `90m`, `24h`, `7d` (s, m, h, d, w); malformed values fail loudly."""
+    raw = env.str(name, default=default).strip().lower()
+    units = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+    try:
+        value = float(raw[:-1])
+        unit = units[raw[-1]]
+    except (KeyError, ValueError, IndexError):
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a duration like 30m, 24h or 7d.") from None
+    if value < 0:
+        raise ImproperlyConfigured(f"{name} cannot be negative.")
+    return timedelta(**{unit: value})
+
+
+# Post-mortems: the runbook's milestones, counted from the incident's resolution.
+POSTMORTEM_MEETING_WITHIN = _duration("POSTMORTEM_MEETING_WITHIN", "24h")
+POSTMORTEM_ANALYSIS_WITHIN = _duration("POSTMORTEM_ANALYSIS_WITHIN", "7d")
+POSTMORTEM_PREVENTIVE_WITHIN = _duration("POSTMORTEM_PREVENTIVE_WITHIN", "30d")
+# Reminders go to the owner this long before each deadline.
+POSTMORTEM_MEETING_REMINDER_LEAD = _duration("POSTMORTEM_MEETING_REMINDER_LEAD", "4h")
+POSTMORTEM_ANALYSIS_REMINDER_LEAD = _duration("POSTMORTEM_ANALYSIS_REMINDER_LEAD", "1d")
+POSTMORTEM_PREVENTIVE_REMINDER_LEAD = _duration("POSTMORTEM_PREVENTIVE_REMINDER_LEAD", "3d")
+POSTMORTEM_ACTION_ITEM_REMINDER_LEAD = _duration("POSTMORTEM_ACTION_ITEM_REMINDER_LEAD", "1d")
+# After a deadline has passed by this much, the Incident Commander and Technical Lead are told.
+POSTMORTEM_ESCALATION_GRACE = _duration("POSTMORTEM_ESCALATION_GRACE", "1d")
+# Severity levels whose escalations also go to the active emergency contacts that have an email.
+POSTMORTEM_ESCALATE_TO_EMERGENCY_CONTACTS = env.list("POSTMORTEM_ESCALATE_TO_EMERGENCY_CONTACTS", cast=int, default=[1])
+# Reminders claimed per transaction by one sweep.
+POSTMORTEM_SWEEP_BATCH = env.int("POSTMORTEM_SWEEP_BATCH", default=100)

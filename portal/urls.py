@@ -8,5 +8,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("incidents.urls_api")),
     path("status/", include("incidents.urls_status")),
+    path("postmortems/", include("postmortems.urls")),
     path("", include("incidents.urls")),
 ]

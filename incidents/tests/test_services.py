@@ -67,6 +67,7 @@ def test_declare_is_all_or_nothing(responder, monkeypatch):
     assert Incident.history.count() == 0
 
 
+@pytest.mark.usefixtures("closure_checks_off")
 def test_full_lifecycle_stamps_each_phase(responder, incident):
     for action, status in [
         ("acknowledge", "acknowledged"),
@@ -134,6 +135,7 @@ def test_resolve_sends_the_domain_event_inside_the_transaction(incident, respond
     assert seen == [("resolved", responder, True)]
 
 
+@pytest.mark.usefixtures("closure_checks_off")
 def test_closure_checks_block_closing_with_their_reasons(incident, responder):
     services.incident_transition(incident=incident, action="acknowledge", actor=responder)
     services.incident_transition(incident=incident, action="resolve", actor=responder, note="ok")

@@ -449,6 +449,7 @@ def test_incident_page_offers_only_the_allowed_transitions(rclient, incident, re
     assert 'value="close"' in body and 'value="reopen"' in body and 'value="acknowledge"' not in body
 
 
+@pytest.mark.usefixtures("closure_checks_off")
 @pytest.mark.parametrize(("action", "source", "target"), VALID)
 def test_valid_transition(rclient, incident, responder, action, source, target):
     bring_to(incident, source, responder)
@@ -460,6 +461,7 @@ def test_valid_transition(rclient, incident, responder, action, source, target):
     assert f"is now {incident.get_status_display().lower()}" in flashes(response)[0]
 
 
+@pytest.mark.usefixtures("closure_checks_off")
 @pytest.mark.parametrize(("action", "status"), INVALID)
 def test_invalid_transition_is_refused_and_changes_nothing(rclient, incident, responder, action, status):
     bring_to(incident, status, responder)

@@ -1,0 +1,81 @@
+from django import forms
+from django.contrib.auth import get_user_model
+
+from incidents.models import Contact
+
+from .models import ActionItem, PostMortem
+
+
+def staff_users():
+    return get_user_model().objects.filter(is_active=True).order_by("first_name", "last_name", "username")
+
+
+class UserChoiceMixin:
+    def label_from_instance(self, obj):
+        return obj.get_full_name() or obj.username
+
+
+class UserChoiceField(UserChoiceMixin, forms.ModelChoiceField):
+    pass
+
+
+class UserMultipleChoiceField(UserChoiceMixin, forms.ModelMultipleChoiceField):
+    pass
+
+
+DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+
+
+class PostMortemForm(forms.ModelForm):
+    owner = UserChoiceField(queryset=staff_users(), required=False)
+    participants = UserMultipleChoiceField(queryset=staff_users(), required=False)
+    contact_participants = forms.ModelMultipleChoiceField(
+        queryset=Contact.objects.filter(is_active=True), required=False, label="Stakeholder contacts"
+    )
+
+    class Meta:
+        model = PostMortem
+        fields = [
+            "owner",
+            "participants",
+            "contact_participants",
+            "timeline_summary",
+            "impact_assessment",
+            "response_effectiveness",
+            "primary_cause",
+            "contributing_factors",
+            "system_vulnerabilities",
+            "immediate_fixes",
+            "long_term_improvements",
+            "preventive_measures",
+        ]
+        widgets = {name: forms.Textarea(attrs={"rows": 5}) for name in fields[3:]}
+
+
+class MeetingForm(forms.Form):
+    meeting_held_at = forms.DateTimeField(label="Held at", widget=DATETIME_WIDGET)
+    attendees = UserMultipleChoiceField(queryset=staff_users())
+    notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+
+
+class MilestoneForm(forms.Form):
+    notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+
+
+class ActionItemForm(forms.ModelForm):
+    owner = UserChoiceField(queryset=staff_users())
+
+    class Meta:
+        model = ActionItem
+        fields = ["title", "category", "owner", "due_at", "description", "implementation_timeline", "success_metric"]
+        widgets = {
+            "due_at": DATETIME_WIDGET,
+            "description": forms.Textarea(attrs={"rows": 3}),
+            "implementation_timeline": forms.Textarea(attrs={"rows": 3}),
+            "success_metric": forms.Textarea(attrs={"rows": 2}),
+        }
+
+
+class ActionItemStatusForm(forms.Form):
+    status = forms.ChoiceField(choices=ActionItem.Status.choices)
+    deferred_reason = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))

@@ -1,0 +1,433 @@
+"""Every write to a post-mortem goes through here: one function per action,
+keyword-only arguments, an actor, one transaction, history attributed, and
+emails queued through the outbox (published on commit)."""
+
+import logging
+from datetime import datetime
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from incidents.audit import acting_as, system_user
+from incidents.models import Contact, Incident, RoleAssignment, Severity
+
+from . import emails
+from .models import ActionItem, Milestone, PostMortem, Reminder
+
+logger = logging.getLogger(__name__)
+
+ROLE_IC = "incident-commander"
+ROLE_TL = "technical-lead"
+
+K = Milestone.Kind
+R = Reminder.Kind
+
+
+def milestone_offsets() -> dict[str, object]:
+    """How long after the resolution each milestone is due (settings, runbook defaults)."""
+    return {
+        K.MEETING: settings.POSTMORTEM_MEETING_WITHIN,
+        K.ANALYSIS: settings.POSTMORTEM_ANALYSIS_WITHIN,
+        K.PREVENTIVE: settings.POSTMORTEM_PREVENTIVE_WITHIN,
+    }
+
+
+def reminder_lead(target) -> object:
+    if isinstance(target, ActionItem):
+        return settings.POSTMORTEM_ACTION_ITEM_REMINDER_LEAD
+    return {
+        K.MEETING: settings.POSTMORTEM_MEETING_REMINDER_LEAD,
+        K.ANALYSIS: settings.POSTMORTEM_ANALYSIS_REMINDER_LEAD,
+        K.PREVENTIVE: settings.POSTMORTEM_PREVENTIVE_REMINDER_LEAD,
+    }[target.kind]
+
+
+def reminder_schedule(target) -> dict[str, datetime]:
+    """When each kind of reminder about a milestone or action item falls due."""
+    return {
+        R.BEFORE: target.due_at - reminder_lead(target),
+        R.OVERDUE: target.due_at,
+        R.ESCALATION: target.due_at + settings.POSTMORTEM_ESCALATION_GRACE,
+    }
+
+
+def _create_reminders(target) -> None:
+    field = "action_item" if isinstance(target, ActionItem) else "milestone"
+    for kind, due_at in reminder_schedule(target).items():
+        # One save() each so every row gets its history.
+        Reminder.objects.create(**{field: target}, kind=kind, due_at=due_at)
+
+
+def _reschedule_reminders(target) -> None:
+    schedule = reminder_schedule(target)
+    for reminder in target.reminders.select_for_update().filter(status=Reminder.Status.PENDING):
+        if reminder.due_at != schedule[reminder.kind]:
+            reminder.due_at = schedule[reminder.kind]
+            reminder.save()
+
+
+def _cancel_reminders(target, note: str) -> int:
+    now = timezone.now()
+    count = 0
+    for reminder in target.reminders.select_for_update().filter(status=Reminder.Status.PENDING):
+        reminder.status = Reminder.Status.CANCELLED
+        reminder.handled_at = now
+        reminder.note = note[:255]
+        reminder.save()
+        count += 1
+    return count
+
+
+def active_role_holders(incident_ids, slugs=(ROLE_IC, ROLE_TL)) -> dict[int, dict[str, object]]:
+    """{incident id: {role slug: user}} of the current holders, in one query."""
+    holders: dict[int, dict[str, object]] = {}
+    assignments = RoleAssignment.objects.filter(
+        incident_id__in=incident_ids, role__slug__in=slugs, ended_at__isnull=True
+    ).select_related("user", "role")
+    for assignment in assignments:
+        holders.setdefault(assignment.incident_id, {})[assignment.role.slug] = assignment.user
+    return holders
+
+
+def _timeline_markdown(incident: Incident) -> str:
+    lines = []
+    for entry in incident.timeline.order_by("occurred_at", "id"):
+        text = " ".join(entry.text.split())
+        lines.append(f"- **{entry.occurred_at:%Y-%m-%d %H:%M} UTC** — {text}")
+    return "\n".join(lines)
+
+
+def postmortem_open(*, incident: Incident, actor, reason: str = "Post-mortem opened") -> tuple[PostMortem, bool]:
+    """Open the incident's post-mortem, or return the one it has. Returns (post-mortem, created).
+
+    The owner is the Incident Commander (else the actor); participants start as
+    the Incident Commander, the Technical Lead and the affected services' owners;
+    the timeline of events is prefilled from the incident's timeline. Milestones
+    are due from the resolution, or from now for an incident not resolved yet.
+    """
+    with transaction.atomic(), acting_as(actor, reason):
+        incident = Incident.objects.select_for_update().get(pk=incident.pk)
+        existing = PostMortem.objects.filter(incident=incident).first()
+        if existing:
+            return existing, False
+        holders = active_role_holders([incident.pk]).get(incident.pk, {})
+        owner = holders.get(ROLE_IC) or (actor if actor and actor.is_active else None)
+        started = incident.resolved_at or timezone.now()
+        postmortem = PostMortem.objects.create(
+            incident=incident,
+            owner=owner,
+            opened_by=actor,
+            clock_started_at=started,
+            awaiting_resolution=incident.resolved_at is None,
+            timeline_summary=_timeline_markdown(incident),
+            impact_assessment=incident.user_impact,
+        )
+        participants = {u for u in holders.values()} | {s.owner for s in incident.services.all() if s.owner}
+        if owner:
+            participants.add(owner)
+        postmortem.participants.set([u for u in participants if u.is_active])
+        for kind, offset in milestone_offsets().items():
+            milestone = Milestone.objects.create(postmortem=postmortem, kind=kind, due_at=started + offset)
+            _create_reminders(milestone)
+    return postmortem, True
+
+
+def postmortem_start_clock(*, postmortem: PostMortem, started_at: datetime, actor) -> PostMortem:
+    """Re-date the open milestones (and their pending reminders) from `started_at`,
+    for a post-mortem opened before its incident was resolved."""
+    with transaction.atomic(), acting_as(actor, "Post-mortem clock started at resolution"):
+        postmortem = PostMortem.objects.select_for_update().get(pk=postmortem.pk)
+        postmortem.clock_started_at = started_at
+        postmortem.awaiting_resolution = False
+        postmortem.save()
+        offsets = milestone_offsets()
+        for milestone in postmortem.milestones.open().select_for_update():
+            milestone.due_at = started_at + offsets[milestone.kind]
+            milestone.save()
+            _reschedule_reminders(milestone)
+    return postmortem
+
+
+def open_on_resolve(sender, *, incident: Incident, actor, **kwargs) -> None:
+    """Receiver of `incidents.events.incident_resolved`: runs inside the resolving
+    transaction, so the incident and its post-mortem commit together."""
+    existing = PostMortem.objects.filter(incident=incident).first()
+    if existing is not None:
+        if existing.awaiting_resolution:
+            postmortem_start_clock(postmortem=existing, started_at=incident.resolved_at, actor=actor)
+    elif Severity.objects.filter(pk=incident.severity_id, postmortem_required=True).exists():
+        postmortem_open(incident=incident, actor=actor, reason="Post-mortem opened on resolution")
+
+
+def closure_blockers(incident: Incident) -> list[str]:
+    """A closure check for `incidents.events.closure_checks`: an incident whose
+    severity requires a post-mortem closes only once that post-mortem is complete
+    (one opened on request for another incident does not hold it open)."""
+    if not Severity.objects.filter(pk=incident.severity_id, postmortem_required=True).exists():
+        return []
+    postmortem = PostMortem.objects.filter(incident=incident).first()
+    if postmortem is None:
+        return [f"A post-mortem is required for {incident.severity.code} incidents and none has been opened."]
+    if postmortem.is_complete:
+        return []
+    open_kinds = [m.get_kind_display().lower() for m in postmortem.milestones.open().order_by("due_at")]
+    return ["The post-mortem is not complete: " + ", ".join(open_kinds) + " still open."]
+
+
+EDITABLE_FIELDS = {
+    "owner",
+    "timeline_summary",
+    "impact_assessment",
+    "response_effectiveness",
+    "primary_cause",
+    "contributing_factors",
+    "system_vulnerabilities",
+    "immediate_fixes",
+    "long_term_improvements",
+    "preventive_measures",
+}
+
+
+def postmortem_update(*, postmortem: PostMortem, actor, participants=None, contact_participants=None, **fields):
+    """Edit the owner, the deliverables and the participants."""
+    unknown = set(fields) - EDITABLE_FIELDS
+    if unknown:
+        raise ValueError(f"Not editable here: {sorted(unknown)}")
+    with transaction.atomic(), acting_as(actor, "Post-mortem edited"):
+        postmortem = PostMortem.objects.select_for_update().get(pk=postmortem.pk)
+        for name, value in fields.items():
+            setattr(postmortem, name, value)
+        postmortem.save()
+        if participants is not None:
+            postmortem.participants.set(participants)
+        if contact_participants is not None:
+            postmortem.contact_participants.set(contact_participants)
+    return postmortem
+
+
+def postmortem_complete_milestone(
+    *, milestone: Milestone, actor, meeting_held_at: datetime | None = None, attendees=(), notes: str = ""
+) -> Milestone:
+    """Complete a milestone, recording who and when, and stop its reminders.
+
+    The meeting needs when it was held and who attended; the analysis needs its
+    deliverables filled in; the preventive measures need every action item done
+    or deferred with a reason.
+    """
+    with transaction.atomic(), acting_as(actor, "Post-mortem milestone completed"):
+        milestone = Milestone.objects.select_for_update().select_related("postmortem").get(pk=milestone.pk)
+        postmortem = milestone.postmortem
+        if milestone.is_complete:
+            raise ValidationError(f"{milestone.get_kind_display()} is already complete.")
+        now = timezone.now()
+        if milestone.kind == K.MEETING:
+            if meeting_held_at is None:
+                raise ValidationError("Say when the meeting was held.")
+            if meeting_held_at > now:
+                raise ValidationError("The meeting cannot be recorded before it is held.")
+            if not attendees:
+                raise ValidationError("Say who attended the meeting.")
+            milestone.meeting_held_at = meeting_held_at
+        elif milestone.kind == K.ANALYSIS:
+            missing = postmortem.missing_analysis()
+            if missing:
+                raise ValidationError("Fill in the analysis first: " + ", ".join(missing) + ".")
+        elif milestone.kind == K.PREVENTIVE:
+            still_open = list(postmortem.action_items.open().values_list("title", flat=True))
+            if still_open:
+                raise ValidationError(
+                    "Every action item must be done or deferred with a reason first; still open: "
+                    + ", ".join(still_open)
+                    + "."
+                )
+        milestone.completed_at = now
+        milestone.completed_by = actor
+        milestone.notes = notes.strip()
+        milestone.save()
+        if milestone.kind == K.MEETING:
+            milestone.attendees.set(attendees)
+        _cancel_reminders(milestone, "Milestone completed")
+        if not postmortem.milestones.open().exists():
+            postmortem.completed_at = now
+            postmortem.save()
+    return milestone
+
+
+def action_item_create(
+    *,
+    postmortem: PostMortem,
+    actor,
+    title: str,
+    owner,
+    due_at: datetime,
+    category: str = ActionItem.Category.PREVENTIVE,
+    description: str = "",
+    implementation_timeline: str = "",
+    success_metric: str = "",
+) -> ActionItem:
+    title = title.strip()
+    if not title:
+        raise ValidationError("An action item needs a title.")
+    with transaction.atomic(), acting_as(actor, "Action item added"):
+        item = ActionItem.objects.create(
+            postmortem=postmortem,
+            title=title,
+            owner=owner,
+            due_at=due_at,
+            category=category,
+            description=description,
+            implementation_timeline=implementation_timeline,
+            success_metric=success_metric,
+        )
+        _create_reminders(item)
+    return item
+
+
+ACTION_ITEM_FIELDS = {
+    "title",
+    "owner",
+    "due_at",
+    "category",
+    "description",
+    "implementation_timeline",
+    "success_metric",
+}
+
+
+def action_item_update(*, item: ActionItem, actor, **fields) -> ActionItem:
+    """Edit an action item; a new due time moves its reminders that have not gone out."""
+    unknown = set(fields) - ACTION_ITEM_FIELDS
+    if unknown:
+        raise ValueError(f"Not editable here: {sorted(unknown)}")
+    with transaction.atomic(), acting_as(actor, "Action item edited"):
+        item = ActionItem.objects.select_for_update().get(pk=item.pk)
+        for name, value in fields.items():
+            setattr(item, name, value)
+        item.save()
+        if item.is_open:
+            _reschedule_reminders(item)
+    return item
+
+
+def action_item_set_status(*, item: ActionItem, actor, status: str, deferred_reason: str = "") -> ActionItem:
+    """Move an action item to a status; done or deferred (with a reason) stops its reminders."""
+    deferred_reason = deferred_reason.strip()
+    if status not in ActionItem.Status.values:
+        raise ValidationError(f"Unknown status “{status}”.")
+    if status == ActionItem.Status.DEFERRED and not deferred_reason:
+        raise ValidationError("Deferring an action item needs a reason.")
+    with transaction.atomic(), acting_as(actor, f"Action item {status}"):
+        item = ActionItem.objects.select_for_update().get(pk=item.pk)
+        was_open = item.is_open
+        item.status = status
+        item.deferred_reason = deferred_reason if status == ActionItem.Status.DEFERRED else ""
+        if item.is_open:
+            item.closed_at = item.closed_by = None
+        else:
+            item.closed_at = timezone.now()
+            item.closed_by = actor
+        item.save()
+        if not item.is_open:
+            _cancel_reminders(item, f"Action item {item.get_status_display().lower()}")
+        elif not was_open:
+            _reschedule_reminders(item)
+    return item
+
+
+# The deadline sweep ---------------------------------------------------------------------------------------------
+
+
+def _emergency_contacts(severity_levels) -> dict[int, list[Contact]]:
+    """{severity level: active emergency contacts} for the levels configured to escalate to them."""
+    levels = [level for level in severity_levels if level in settings.POSTMORTEM_ESCALATE_TO_EMERGENCY_CONTACTS]
+    if not levels:
+        return {}
+    contacts = list(Contact.objects.filter(category=Contact.Category.EMERGENCY, is_active=True))
+    return {level: contacts for level in levels}
+
+
+def _recipients(reminder: Reminder, holders, emergency) -> list[str]:
+    target = reminder.target
+    postmortem = target.postmortem
+    owner = target.owner if isinstance(target, ActionItem) else postmortem.owner
+    people = [owner]
+    if reminder.kind == R.ESCALATION:
+        incident_holders = holders.get(postmortem.incident_id, {})
+        people += [incident_holders.get(ROLE_IC), incident_holders.get(ROLE_TL)]
+    addresses = [p.email for p in people if p is not None and p.is_active and p.email]
+    if reminder.kind == R.ESCALATION:
+        addresses += [c.email for c in emergency.get(postmortem.incident.severity.level, []) if c.email]
+    return sorted(set(addresses))
+
+
+def _handle(reminder: Reminder, now, holders, emergency) -> str:
+    target = reminder.target
+    still_open = target.is_open if isinstance(target, ActionItem) else not target.is_complete
+    reminder.handled_at = now
+    if not still_open:
+        reminder.status, reminder.note = Reminder.Status.CANCELLED, "Already completed"
+    elif reminder.kind == R.BEFORE and target.due_at <= now:
+        # The sweep was not running while it was due; the overdue notice says more.
+        reminder.status, reminder.note = Reminder.Status.SKIPPED, "Deadline already passed"
+    else:
+        recipients = _recipients(reminder, holders, emergency)
+        contacts = emergency.get(target.postmortem.incident.severity.level, []) if reminder.kind == R.ESCALATION else []
+        queued = emails.send_deadline_notice(
+            reminder=reminder, recipients=recipients, now=now, emergency_contacts=contacts
+        )
+        if queued is None:
+            reminder.status, reminder.note = Reminder.Status.SKIPPED, "Nobody with an email address to tell"
+            logger.warning("Reminder %s: no recipients", reminder.pk)
+        else:
+            reminder.status = Reminder.Status.QUEUED
+            reminder.outbox_message = queued[0]
+            reminder.recipients = recipients
+    reminder.save()
+    return str(reminder.status)
+
+
+def deadlines_claim_batch(*, now, batch_size: int) -> dict[str, int]:
+    """Claim up to `batch_size` due reminders and handle them, all in one transaction.
+
+    Rows another sweep holds are skipped (`skip_locked`), and a handled row is no
+    longer pending, so two sweeps at once never handle the same reminder twice; a
+    sweep that dies mid-batch rolls back and the rows stay due for the next one.
+    """
+    counts: dict[str, int] = {}
+    with transaction.atomic(), acting_as(system_user(), "Deadline sweep"):
+        batch = list(
+            Reminder.objects.due(now)
+            .select_for_update(skip_locked=True, of=("self",))
+            .select_related(
+                "milestone__postmortem__owner",
+                "milestone__postmortem__incident__severity",
+                "action_item__owner",
+                "action_item__postmortem__incident__severity",
+            )
+            .order_by("due_at", "pk")[:batch_size]
+        )
+        if not batch:
+            return counts
+        incident_ids = {r.target.postmortem.incident_id for r in batch}
+        escalations = [r for r in batch if r.kind == R.ESCALATION]
+        holders = active_role_holders(incident_ids) if escalations else {}
+        emergency = _emergency_contacts({r.target.postmortem.incident.severity.level for r in escalations})
+        for reminder in batch:
+            outcome = _handle(reminder, now, holders, emergency)
+            counts[outcome] = counts.get(outcome, 0) + 1
+    return counts
+
+
+def deadlines_sweep(*, now: datetime | None = None, batch_size: int | None = None, max_batches: int = 1000) -> dict:
+    """Send every reminder that is due, batch by batch. Returns counts by outcome."""
+    batch_size = batch_size or settings.POSTMORTEM_SWEEP_BATCH
+    totals: dict[str, int] = {}
+    for _ in range(max_batches):
+        counts = deadlines_claim_batch(now=now or timezone.now(), batch_size=batch_size)
+        if not counts:
+            break
+        for outcome, count in counts.items():
+            totals[outcome] = totals.get(outcome, 0) + count
+    return totals

@@ -1,0 +1,151 @@
+"""Fault tests: real sweeps, workers, beats and Redis, killed and restarted, and
+every due reminder still reaches the SMTP server exactly once.
+
+Each prints its figures (sent, expected, duplicates). They run against the test
+database, so the processes they start see the rows these `transaction=True`
+tests commit."""
+
+import time
+
+import pytest
+
+from conftest import free_port
+from incidents.audit import system_user
+from incidents.models import OutboxMessage
+from portal.testing import wait_until
+from postmortems.models import Reminder
+from postmortems.tasks import enforce_deadlines
+from postmortems.tests import processes as proc
+from postmortems.tests.factories import due_meetings, make_user
+
+pytestmark = [pytest.mark.fault, pytest.mark.django_db(transaction=True)]
+
+EXACTLY_ONCE = {"duplicates": 0, "missing": 0}
+
+
+@pytest.fixture
+def owner(runbook):
+    system_user()  # created up front: the processes below would otherwise race to create it
+    return make_user("olga", "Responders", first_name="Olga", last_name="Owner")
+
+
+@pytest.fixture
+def running(redis_broker_url):
+    """Processes a test starts; every one is ended by its own pid, whatever happens."""
+    started: list[proc.Process] = []
+    proc.purge(redis_broker_url)
+    yield started
+    for process in reversed(started):
+        process.stop()
+    proc.purge(redis_broker_url)
+
+
+def due_overdue_notices(count, owner, prefix):
+    due_meetings(count, owner=owner, prefix=prefix)
+    reminders = Reminder.objects.filter(kind="overdue", milestone__kind="meeting", status="pending")
+    return {f"postmortems:reminder:{pk}" for pk in reminders.values_list("pk", flat=True)}
+
+
+def report(test, figures, **extra):
+    print(f"\n[{test}] " + " ".join(f"{k}={v}" for k, v in {**figures, **extra}.items()))
+
+
+def assert_all_recorded(expected_keys):
+    assert Reminder.objects.filter(kind="overdue", status="queued").count() == len(expected_keys)
+    assert OutboxMessage.objects.filter(key__in=expected_keys, status="sent").count() == len(expected_keys)
+
+
+def wait_for_all(mailbox, expected_keys, timeout):
+    wait_until(lambda: proc.tally(mailbox, expected_keys)["distinct"] == len(expected_keys), timeout, interval=0.5)
+    proc.settle(mailbox)
+    return proc.tally(mailbox, expected_keys)
+
+
+def test_two_sweeps_at_once_over_1000_due_milestones_send_1000_emails(
+    owner, smtp_server, redis_broker_url, running, tmp_path
+):
+    expected = due_overdue_notices(1000, owner, "S")
+    env = proc.environment(broker_url=redis_broker_url, smtp_port=smtp_server.port)
+
+    sweeps = [proc.enforce_deadlines(name, env, tmp_path) for name in ("sweep-a", "sweep-b")]
+    running.extend(sweeps)
+    for sweep in sweeps:
+        assert sweep.wait(timeout=150) == 0, sweep.log()
+    proc.settle(smtp_server, 1)
+
+    figures = proc.tally(smtp_server, expected)
+    outputs = [
+        " / ".join(line for line in s.log().splitlines() if line.startswith(("Reminders", "Outbox"))) for s in sweeps
+    ]
+    report("two sweeps", figures, sweep_a=outputs[0], sweep_b=outputs[1])
+    assert figures == {"sent": 1000, "expected": 1000, "distinct": 1000, **EXACTLY_ONCE}
+    assert_all_recorded(expected)
+
+
+def test_a_worker_killed_mid_sweep_then_restarted_sends_every_reminder_once(
+    owner, smtp_server, redis_broker_url, running, tmp_path
+):
+    expected = due_overdue_notices(300, owner, "K")
+    # Small batches: many short transactions, so the kill lands between and inside them.
+    env = proc.environment(broker_url=redis_broker_url, smtp_port=smtp_server.port, POSTMORTEM_SWEEP_BATCH=5)
+    first = proc.worker("worker-1", env, tmp_path, pool="solo")
+    running.append(first)
+
+    enforce_deadlines.apply_async()
+    wait_until(lambda: Reminder.objects.filter(kind="overdue", status="queued").count() >= 60, 90)
+    first.kill()
+    queued_at_kill = Reminder.objects.filter(kind="overdue", status="queued").count()
+    received_at_kill = len(smtp_server.messages)
+    assert queued_at_kill < len(expected), "the sweep finished before the kill; the test proved nothing"
+
+    running.append(proc.worker("worker-2", env, tmp_path))
+    running.append(proc.beat("beat", env, tmp_path))
+    figures = wait_for_all(smtp_server, expected, timeout=120)
+
+    report("SIGKILL mid-sweep", figures, queued_at_kill=queued_at_kill, received_at_kill=received_at_kill)
+    assert figures == {"sent": 300, "expected": 300, "distinct": 300, **EXACTLY_ONCE}
+    assert_all_recorded(expected)
+
+
+def test_two_beats_running_together_cause_no_duplicate(owner, smtp_server, redis_broker_url, running, tmp_path):
+    expected = due_overdue_notices(300, owner, "B")
+    env = proc.environment(broker_url=redis_broker_url, smtp_port=smtp_server.port, POSTMORTEM_SWEEP_BATCH=20)
+    running.append(proc.worker("worker", env, tmp_path, concurrency=2))
+    beats = [proc.beat(name, env, tmp_path) for name in ("beat-a", "beat-b")]
+    running.extend(beats)
+
+    figures = wait_for_all(smtp_server, expected, timeout=120)
+
+    ticks = [b.log().count("Sending due task enforce-postmortem-deadlines") for b in beats]
+    report("two beats", figures, sweeps_sent_by_beat_a=ticks[0], sweeps_sent_by_beat_b=ticks[1])
+    assert all(tick >= 2 for tick in ticks), ticks  # both beats really were scheduling the sweep
+    assert figures == {"sent": 300, "expected": 300, "distinct": 300, **EXACTLY_ONCE}
+    assert_all_recorded(expected)
+
+
+def test_redis_restarted_during_a_run_loses_nothing(owner, smtp_server, running, tmp_path):
+    port = free_port()
+    broker_url = f"redis://127.0.0.1:{port}/0"  # a private Redis: the shared one is never touched
+    redis_1 = proc.redis_server("redis-1", port, tmp_path)
+    running.append(redis_1)
+    expected = due_overdue_notices(300, owner, "R")
+    env = proc.environment(broker_url=broker_url, smtp_port=smtp_server.port, POSTMORTEM_SWEEP_BATCH=10)
+    running.append(proc.worker("worker", env, tmp_path, concurrency=2))
+    running.append(proc.beat("beat", env, tmp_path))
+
+    wait_until(lambda: proc.tally(smtp_server, expected)["distinct"] >= 30, 90, interval=0.1)
+    redis_1.stop()  # everything queued in it is gone: it keeps nothing on disk
+    received_while_down = len(smtp_server.messages)
+    pending_while_down = OutboxMessage.objects.filter(key__in=expected, status="pending").count()
+    time.sleep(3)  # a few beat ticks fail to publish
+    running.append(proc.redis_server("redis-2", port, tmp_path))
+    figures = wait_for_all(smtp_server, expected, timeout=150)
+
+    report(
+        "Redis restart",
+        figures,
+        received_when_redis_stopped=received_while_down,
+        outbox_pending_when_redis_stopped=pending_while_down,
+    )
+    assert figures == {"sent": 300, "expected": 300, "distinct": 300, **EXACTLY_ONCE}
+    assert_all_recorded(expected)

@@ -1,0 +1,318 @@
+"""The pages: who may see and change what, what they show, and their query budgets."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.template.loader import render_to_string
+from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from incidents import panels
+from postmortems import views
+from postmortems.models import ActionItem, Milestone, PostMortem
+from postmortems.tests.factories import action_item, postmortems_via_service
+
+
+def pages(postmortem, item):
+    reference = postmortem.incident.reference
+    return [
+        reverse("postmortems:list"),
+        reverse("postmortems:list") + "?overdue=1&milestone=meeting&owner=me",
+        reverse("postmortems:detail", args=[reference]),
+        reverse("postmortems:export", args=[reference]),
+        reverse("postmortems:actions"),
+        reverse("postmortems:actions") + "?view=mine",
+        reverse("postmortems:actions") + "?view=overdue",
+    ]
+
+
+def writes(postmortem, item):
+    reference = postmortem.incident.reference
+    return [
+        (reverse("postmortems:edit", args=[reference]), {"primary_cause": "x"}),
+        (reverse("postmortems:open", args=[reference]), {}),
+        (reverse("postmortems:milestone_complete", args=[reference, "analysis"]), {}),
+        (reverse("postmortems:action_create", args=[reference]), {"title": "x"}),
+        (reverse("postmortems:action_edit", args=[item.pk]), {"title": "x"}),
+        (reverse("postmortems:action_status", args=[item.pk]), {"status": "done"}),
+    ]
+
+
+def test_anonymous_visitors_are_sent_to_log_in(client, postmortem, commander):
+    item = action_item(postmortem, commander)
+    responses = [(url, client.get(url)) for url in pages(postmortem, item)]
+    responses += [(url, client.post(url, data)) for url, data in writes(postmortem, item)]
+    for url, response in responses:
+        assert response.status_code == 302, url
+        assert response["Location"].startswith(reverse("login")), url
+    assert not ActionItem.objects.filter(title="x").exists()
+
+
+def test_viewers_read_every_page_but_cannot_write(client, viewer, postmortem, commander):
+    item = action_item(postmortem, commander)
+    client.force_login(viewer)
+    for url in pages(postmortem, item):
+        assert client.get(url).status_code == 200, url
+    for url, data in writes(postmortem, item):
+        assert client.post(url, data).status_code == 403, url
+    assert not client.get(reverse("postmortems:detail", args=[postmortem.incident.reference])).context["can_change"]
+    item.refresh_from_db()
+    assert item.status == "open" and item.title != "x"
+
+
+def test_a_responder_opens_a_postmortem_from_the_incident(client, responder, incident):
+    client.force_login(responder)
+
+    response = client.post(reverse("postmortems:open", args=[incident.reference]))
+
+    postmortem = PostMortem.objects.get(incident=incident)
+    assert response.status_code == 302
+    assert response["Location"] == postmortem.get_absolute_url()
+    assert postmortem.history.first().history_user == responder
+
+
+def test_a_responder_edits_the_deliverables(client, responder, postmortem, commander):
+    client.force_login(responder)
+    url = reverse("postmortems:edit", args=[postmortem.incident.reference])
+    assert client.get(url).status_code == 200
+
+    response = client.post(
+        url, {"owner": commander.pk, "participants": [responder.pk], "primary_cause": "Stale **gas** oracle"}
+    )
+
+    assert response.status_code == 302
+    postmortem.refresh_from_db()
+    assert postmortem.primary_cause == "Stale **gas** oracle"
+    assert list(postmortem.participants.all()) == [responder]
+    assert postmortem.history.first().history_change_reason == "Post-mortem edited"
+    page = client.get(postmortem.get_absolute_url()).content.decode()
+    assert "Stale <strong>gas</strong> oracle" in page
+
+
+def test_a_responder_completes_the_meeting_from_the_page(client, responder, postmortem, commander):
+    client.force_login(responder)
+    url = reverse("postmortems:milestone_complete", args=[postmortem.incident.reference, "meeting"])
+    page = client.get(postmortem.get_absolute_url()).content.decode()
+    assert f'action="{url}"' in page
+    assert 'id="id_meeting_notes"' in page and 'id="id_analysis_notes"' in page  # one form per milestone
+
+    client.post(url, {"attendees": [commander.pk]})  # no time: refused
+    assert not postmortem.milestones.get(kind="meeting").is_complete
+    held = (timezone.now() - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M")
+    response = client.post(url, {"meeting_held_at": held, "attendees": [commander.pk, responder.pk]})
+
+    assert response.status_code == 302
+    meeting = postmortem.milestones.get(kind="meeting")
+    assert meeting.completed_by == responder
+    assert set(meeting.attendees.all()) == {commander, responder}
+
+
+def test_incomplete_analysis_shows_why_it_cannot_be_completed(client, responder, postmortem):
+    client.force_login(responder)
+    url = reverse("postmortems:milestone_complete", args=[postmortem.incident.reference, "analysis"])
+
+    response = client.post(url, {}, follow=True)
+
+    assert "Fill in the analysis first: Response effectiveness, Primary cause" in response.content.decode()
+
+
+def test_a_responder_adds_and_defers_an_action_item(client, responder, postmortem, commander):
+    client.force_login(responder)
+    due = (timezone.now() + timedelta(days=10)).strftime("%Y-%m-%dT%H:%M")
+    client.post(
+        reverse("postmortems:action_create", args=[postmortem.incident.reference]),
+        {"title": "Alert on RPC error rate", "category": "preventive", "owner": commander.pk, "due_at": due},
+    )
+    item = ActionItem.objects.get(title="Alert on RPC error rate")
+    assert item.reminders.count() == 3
+
+    status_url = reverse("postmortems:action_status", args=[item.pk])
+    client.post(status_url, {"status": "deferred"})
+    assert ActionItem.objects.get(pk=item.pk).status == "open"
+    client.post(status_url, {"status": "deferred", "deferred_reason": "Waiting on the vendor"})
+    item.refresh_from_db()
+    assert (item.status, item.closed_by) == ("deferred", responder)
+
+
+def test_action_views_mine_and_overdue(client, responder, postmortem, commander):
+    mine = action_item(postmortem, responder, title="Mine and later")
+    late = action_item(postmortem, commander, title="Theirs and late")
+    ActionItem.objects.filter(pk=late.pk).update(due_at=timezone.now() - timedelta(hours=1))  # test setup only
+    client.force_login(responder)
+
+    def titles(view):
+        return [i.title for i in client.get(reverse("postmortems:actions") + f"?view={view}").context["items"]]
+
+    assert titles("all") == ["Theirs and late", "Mine and later"]
+    assert titles("mine") == [mine.title]
+    assert titles("overdue") == [late.title]
+
+
+def test_list_filters_overdue_milestone_and_owner(client, responder, postmortem, commander):
+    client.force_login(responder)
+    [other] = postmortems_via_service(1, responder)
+    Milestone.objects.filter(postmortem=other, kind="meeting").update(due_at=timezone.now() - timedelta(minutes=1))
+    from postmortems import services
+
+    services.postmortem_complete_milestone(
+        milestone=postmortem.milestones.get(kind="meeting"),
+        actor=commander,
+        meeting_held_at=timezone.now(),
+        attendees=[commander],
+    )
+
+    def listed(query):
+        return [p.pk for p in client.get(reverse("postmortems:list") + query).context["postmortems"]]
+
+    assert listed("?overdue=1") == [other.pk]
+    assert listed("?milestone=meeting") == [other.pk]
+    assert sorted(listed("?milestone=analysis")) == sorted([postmortem.pk, other.pk])
+    assert listed(f"?owner={commander.pk}") == [postmortem.pk]
+    assert listed("?owner=me") == [other.pk]
+
+
+def test_markdown_is_rendered_without_scripts(client, viewer, postmortem, commander):
+    from postmortems import services
+
+    services.postmortem_update(
+        postmortem=postmortem,
+        actor=commander,
+        primary_cause='<script>alert("x")</script>*Stale* [oracle](javascript:alert(1)) <img src=x onerror=alert(2)>',
+    )
+    client.force_login(viewer)
+
+    page = client.get(postmortem.get_absolute_url()).content.decode()
+
+    assert "<em>Stale</em>" in page
+    assert "<script>alert" not in page
+    assert "javascript:" not in page
+    assert "onerror" not in page
+
+
+def test_export_is_markdown_with_every_section(client, viewer, postmortem, commander):
+    action_item(postmortem, commander, title="Pin the RPC endpoint", success_metric="No reverts for 30 days")
+    client.force_login(viewer)
+
+    response = client.get(reverse("postmortems:export", args=[postmortem.incident.reference]))
+
+    text = response.content.decode()
+    assert response["Content-Type"] == "text/markdown; charset=utf-8"
+    assert text.startswith(f"# Post-mortem: {postmortem.incident.reference}")
+    for heading in ["## Milestones", "## Incident summary", "## Root cause analysis", "## Corrective actions"]:
+        assert heading in text
+    assert "### Pin the RPC endpoint" in text and "- Success metric: No reverts for 30 days" in text
+
+
+def _queries(client, url):
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(url).status_code == 200
+    return len(ctx.captured_queries)
+
+
+def test_list_page_queries_do_not_grow_with_rows(client, responder):
+    client.force_login(responder)
+    postmortems_via_service(5, responder, prefix="A")
+    five = _queries(client, reverse("postmortems:list"))
+    postmortems_via_service(45, responder, prefix="B")
+    fifty = _queries(client, reverse("postmortems:list"))
+    print(f"list page queries: 5 rows={five}, 50 rows={fifty}")
+    assert five == fifty
+
+
+def test_detail_page_queries_do_not_grow_with_action_items(client, responder, postmortem):
+    client.force_login(responder)
+    url = postmortem.get_absolute_url()
+    for i in range(5):
+        action_item(postmortem, responder, title=f"Item {i}")
+    five = _queries(client, url)
+    for i in range(45):
+        action_item(postmortem, responder, title=f"More {i}")
+    fifty = _queries(client, url)
+    print(f"detail page queries: 5 action items={five}, 50={fifty}")
+    assert five == fifty
+
+
+def test_action_items_page_queries_do_not_grow_with_rows(client, responder):
+    client.force_login(responder)
+    postmortems = postmortems_via_service(2, responder)
+    for i in range(5):
+        action_item(postmortems[i % 2], responder, title=f"Item {i}")
+    five = _queries(client, reverse("postmortems:actions"))
+    for i in range(45):
+        action_item(postmortems[i % 2], responder, title=f"More {i}")
+    fifty = _queries(client, reverse("postmortems:actions"))
+    print(f"actions page queries: 5 rows={five}, 50 rows={fifty}")
+    assert five == fifty
+
+
+def _render_panel(name, registry, *args):
+    [panel] = [p for p in registry if p.name == name]
+    return render_to_string(panel.template, panel.context(*args), request=args[0])
+
+
+def test_dashboard_panel_lists_overdue_milestones_and_actions(responder, postmortem, commander):
+    late = action_item(postmortem, commander, title="Rotate the signer key")
+    ActionItem.objects.filter(pk=late.pk).update(due_at=timezone.now() - timedelta(hours=2))  # test setup only
+    Milestone.objects.filter(postmortem=postmortem, kind="meeting").update(due_at=timezone.now() - timedelta(hours=1))
+    request = RequestFactory().get("/")
+    request.user = responder
+
+    html = _render_panel("postmortems-overdue", panels.dashboard_panels, request)
+
+    assert "Initial post-mortem meeting overdue since" in html
+    assert "action “Rotate the signer key” overdue since" in html
+
+
+def test_incident_panel_offers_to_open_a_postmortem_or_links_to_it(responder, viewer, incident):
+    request = RequestFactory().get("/")
+    request.user = responder
+    assert "Open a post-mortem" in _render_panel("postmortems-incident", panels.incident_panels, request, incident)
+    request.user = viewer
+    assert "Open a post-mortem" not in _render_panel("postmortems-incident", panels.incident_panels, request, incident)
+
+    from postmortems.services import postmortem_open
+
+    postmortem, _ = postmortem_open(incident=incident, actor=responder)
+    html = _render_panel("postmortems-incident", panels.incident_panels, request, incident)
+    assert postmortem.get_absolute_url() in html and "Initial post-mortem meeting" in html
+
+
+@pytest.mark.parametrize("model", ["postmortem", "milestone", "actionitem", "reminder"])
+def test_seeded_groups_let_responders_write_and_viewers_read(runbook, model):
+    from django.contrib.auth.models import Group
+
+    responders = set(Group.objects.get(name="Responders").permissions.values_list("codename", flat=True))
+    viewers = set(Group.objects.get(name="Viewers").permissions.values_list("codename", flat=True))
+    assert {f"add_{model}", f"change_{model}", f"view_{model}"} <= responders
+    assert f"view_{model}" in viewers
+    assert not {f"add_{model}", f"change_{model}", f"delete_{model}"} & viewers
+
+
+def test_panels_are_registered_once():
+    names = [p.name for p in panels.dashboard_panels + panels.incident_panels]
+    assert names.count("postmortems-overdue") == 1 and names.count("postmortems-incident") == 1
+    assert views.dashboard_panel_context in [p.context for p in panels.dashboard_panels]
+
+
+def test_panel_queries_do_not_grow_with_overdue_rows(responder, incident):
+    from postmortems.tests.factories import due_meetings
+
+    request = RequestFactory().get("/")
+    request.user = responder
+    responder.has_perm("postmortems.view_postmortem")  # warm the permission cache, as a real request would
+
+    def measure():
+        with CaptureQueriesContext(connection) as ctx:
+            _render_panel("postmortems-overdue", panels.dashboard_panels, request)
+            _render_panel("postmortems-incident", panels.incident_panels, request, incident)
+        return len(ctx.captured_queries)
+
+    due_meetings(5, owner=responder, prefix="P")
+    five = measure()
+    due_meetings(45, owner=responder, prefix="Q")
+    fifty = measure()
+    print(f"panels queries: 5 overdue={five}, 50 overdue={fifty}")
+    assert five == fifty
