@@ -181,3 +181,12 @@ def smtp_server(settings):
     mailbox.port = port
     yield mailbox
     controller.stop()
+
+
+def pytest_terminal_summary(terminalreporter):
+    from portal.testing import FIGURES
+
+    if FIGURES:
+        terminalreporter.section("measured figures")
+        for line in FIGURES:
+            terminalreporter.write_line(line)

@@ -36,3 +36,14 @@ def broker_at(url: str):
     finally:
         reset_pools()
         app.conf.update(previous)
+
+
+# Figures that tests measure (sent, expected, duplicates …), printed at the end
+# of the run by conftest's pytest_terminal_summary so they show in CI's output.
+FIGURES: list[str] = []
+
+
+def report_figures(name: str, **figures) -> None:
+    line = f"[{name}] " + " ".join(f"{key}={value}" for key, value in figures.items())
+    FIGURES.append(line)
+    print("\n" + line)

@@ -12,7 +12,7 @@ import pytest
 from conftest import free_port
 from incidents.audit import system_user
 from incidents.models import OutboxMessage
-from portal.testing import wait_until
+from portal.testing import report_figures, wait_until
 from postmortems.models import Reminder
 from postmortems.tasks import enforce_deadlines
 from postmortems.tests import processes as proc
@@ -47,7 +47,7 @@ def due_overdue_notices(count, owner, prefix):
 
 
 def report(test, figures, **extra):
-    print(f"\n[{test}] " + " ".join(f"{k}={v}" for k, v in {**figures, **extra}.items()))
+    report_figures(test, **figures, **extra)
 
 
 def assert_all_recorded(expected_keys):
