@@ -5,7 +5,7 @@ import time
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
-from django.db import connection
+from django.db import connection, reset_queries
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -45,6 +45,7 @@ def bench_declare():
             actor=actor, title="Bench", severity=sev, incident_type=kind, detection_source="alert"
         )
 
+    reset_queries()
     with CaptureQueriesContext(connection) as queries:
         declare()
     print(f"  queries per declaration: {len(queries)}")
@@ -70,6 +71,7 @@ def bench_outbox():
             OutboxMessage.objects.create(
                 key=f"bench:{n}", channel="email", subject=f"Bench {n}", body_text="x", recipients=["a@example.com"]
             )
+        reset_queries()
         with CaptureQueriesContext(connection) as queries:
             due = outbox.outbox_due_ids(timezone.now(), limit=500)
         print(f"  finding due rows: {len(queries)} query, {len(due)} ids")
@@ -135,4 +137,47 @@ def bench_sweep_queries():
         print(f"  {label:<36} {scan[:100]}")
 
 
-ALL = [bench_declare, bench_outbox, bench_sweep_queries]
+def bench_pages():
+    """Server time and queries per page, with 100 busy incidents behind them."""
+    from django.contrib.auth.models import Group
+    from django.test import Client
+
+    from incidents.models import Role
+
+    print("pages: 100 incidents, each with a role, updates, notes and ticks (Django test client, no network)")
+    actor = _actor()
+    actor.groups.add(*Group.objects.filter(name__in=["Responders"]))
+    sev = list(Severity.objects.order_by("level"))
+    kind = IncidentType.objects.get(slug="trade-execution-failure")
+    commander = Role.objects.get(slug="incident-commander")
+    for n in range(100):
+        incident = services.incident_declare(
+            actor=actor, title=f"Bench {n}", severity=sev[n % 4], incident_type=kind, detection_source="alert"
+        )
+        services.role_assign(incident=incident, role=commander, user=actor, actor=actor)
+        for i in range(5):
+            services.status_update_post(incident=incident, actor=actor, audience="customers", body=f"Update {i}")
+            services.timeline_add_note(incident=incident, actor=actor, text=f"Note {i}")
+        services.checklist_item_set_done(item=incident.checklist.first(), actor=actor, done=True)
+        if n % 3 == 0:
+            services.incident_transition(incident=incident, action="acknowledge", actor=actor)
+    client = Client()
+    client.force_login(actor)
+    for label, url in [
+        ("dashboard", "/"),
+        ("incident list", "/incidents/"),
+        ("incident list, filtered and searched", "/incidents/?status=open&sort=severity&q=Bench"),
+        ("incident page", incident.get_absolute_url()),
+        ("incident history", incident.get_absolute_url() + "history/"),
+        ("contacts", "/contacts/"),
+        ("post-mortems", "/postmortems/"),
+        ("public status page", "/status/"),
+    ]:
+        reset_queries()  # the log is a bounded deque; a full one would count nothing
+        with CaptureQueriesContext(connection) as queries:
+            status = client.get(url).status_code
+        samples = _timed(lambda url=url: client.get(url), 20)
+        _report(f"{label} ({status}, {len(queries)} queries)", samples)
+
+
+ALL = [bench_declare, bench_outbox, bench_sweep_queries, bench_pages]
