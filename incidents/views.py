@@ -226,48 +226,50 @@ def incident_transition(request, reference, action):
     return redirect("incidents:detail", reference)
 
 
-@_write_view("incidents.change_incident")
-def incident_change_severity(request, reference):
+def _submit(request, reference, form_class, form_name, perform, success, anchor=""):
+    """The shape of every form on the incident page: validate, call the service,
+    flash and go back to the incident; or show the page again (400) with what was
+    typed and what is wrong, the service's refusals included."""
     incident = get_object_or_404(Incident, reference=reference)
-    form = SeverityChangeForm(request.POST)
+    form = form_class(request.POST)
     if form.is_valid():
         try:
-            incident = services.incident_change_severity(
-                incident=incident,
-                severity=form.cleaned_data["severity"],
-                actor=request.user,
-                reason=form.cleaned_data["reason"],
-            )
+            result = perform(incident, form.cleaned_data)
         except ValidationError as exc:
             for message in _errors(exc):
                 form.add_error(None, message)
         else:
-            messages.success(request, f"Severity changed to {incident.severity.code}.")
-            return redirect(incident)
-    return _render_detail(request, _incident_or_404(reference), status=400, severity_form=form)
+            messages.success(request, success(result))
+            return redirect(incident.get_absolute_url() + anchor)
+    return _render_detail(request, _incident_or_404(reference), status=400, **{form_name: form})
+
+
+@_write_view("incidents.change_incident")
+def incident_change_severity(request, reference):
+    return _submit(
+        request,
+        reference,
+        SeverityChangeForm,
+        "severity_form",
+        lambda incident, data: services.incident_change_severity(
+            incident=incident, severity=data["severity"], actor=request.user, reason=data["reason"]
+        ),
+        lambda incident: f"Severity changed to {incident.severity.code}.",
+    )
 
 
 @_write_view("incidents.add_roleassignment")
 def role_assign(request, reference):
-    incident = get_object_or_404(Incident, reference=reference)
-    form = RoleAssignForm(request.POST)
-    if form.is_valid():
-        try:
-            assignment = services.role_assign(
-                incident=incident,
-                role=form.cleaned_data["role"],
-                user=form.cleaned_data["user"],
-                actor=request.user,
-                note=form.cleaned_data["note"],
-            )
-        except ValidationError as exc:
-            for message in _errors(exc):
-                form.add_error(None, message)
-        else:
-            who = assignment.user.get_full_name() or assignment.user.username
-            messages.success(request, f"{who} is now {assignment.role}.")
-            return redirect(incident)
-    return _render_detail(request, _incident_or_404(reference), status=400, role_form=form)
+    return _submit(
+        request,
+        reference,
+        RoleAssignForm,
+        "role_form",
+        lambda incident, data: services.role_assign(
+            incident=incident, role=data["role"], user=data["user"], actor=request.user, note=data["note"]
+        ),
+        lambda assignment: f"{assignment.user.get_full_name() or assignment.user.username} is now {assignment.role}.",
+    )
 
 
 @_write_view("incidents.change_roleassignment")
@@ -294,44 +296,32 @@ def checklist_toggle(request, reference, item_id):
 
 @_write_view("incidents.add_timelineentry")
 def timeline_note(request, reference):
-    incident = get_object_or_404(Incident, reference=reference)
-    form = NoteForm(request.POST)
-    if form.is_valid():
-        try:
-            services.timeline_add_note(
-                incident=incident,
-                actor=request.user,
-                text=form.cleaned_data["text"],
-                occurred_at=form.cleaned_data["occurred_at"],
-            )
-        except ValidationError as exc:
-            for message in _errors(exc):
-                form.add_error(None, message)
-        else:
-            messages.success(request, "Note added to the timeline.")
-            return redirect(f"{incident.get_absolute_url()}#timeline")
-    return _render_detail(request, _incident_or_404(reference), status=400, note_form=form)
+    return _submit(
+        request,
+        reference,
+        NoteForm,
+        "note_form",
+        lambda incident, data: services.timeline_add_note(
+            incident=incident, actor=request.user, text=data["text"], occurred_at=data["occurred_at"]
+        ),
+        lambda entry: "Note added to the timeline.",
+        anchor="#timeline",
+    )
 
 
 @_write_view("incidents.add_statusupdate")
 def status_update(request, reference):
-    incident = get_object_or_404(Incident, reference=reference)
-    form = StatusUpdateForm(request.POST)
-    if form.is_valid():
-        try:
-            update = services.status_update_post(
-                incident=incident,
-                actor=request.user,
-                audience=form.cleaned_data["audience"],
-                body=form.cleaned_data["body"],
-            )
-        except ValidationError as exc:
-            for message in _errors(exc):
-                form.add_error(None, message)
-        else:
-            messages.success(request, f"{update.get_audience_display()} update posted.")
-            return redirect(f"{incident.get_absolute_url()}#updates")
-    return _render_detail(request, _incident_or_404(reference), status=400, update_form=form)
+    return _submit(
+        request,
+        reference,
+        StatusUpdateForm,
+        "update_form",
+        lambda incident, data: services.status_update_post(
+            incident=incident, actor=request.user, audience=data["audience"], body=data["body"]
+        ),
+        lambda update: f"{update.get_audience_display()} update posted.",
+        anchor="#updates",
+    )
 
 
 @login_required
