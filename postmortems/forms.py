@@ -35,21 +35,8 @@ class PostMortemForm(forms.ModelForm):
 
     class Meta:
         model = PostMortem
-        fields = [
-            "owner",
-            "participants",
-            "contact_participants",
-            "timeline_summary",
-            "impact_assessment",
-            "response_effectiveness",
-            "primary_cause",
-            "contributing_factors",
-            "system_vulnerabilities",
-            "immediate_fixes",
-            "long_term_improvements",
-            "preventive_measures",
-        ]
-        widgets = {name: forms.Textarea(attrs={"rows": 5}) for name in fields[3:]}
+        fields = ["owner", "participants", "contact_participants", *PostMortem.DELIVERABLE_FIELDS]
+        widgets = {name: forms.Textarea(attrs={"rows": 5}) for name in PostMortem.DELIVERABLE_FIELDS}
 
 
 class MeetingForm(forms.Form):

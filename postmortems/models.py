@@ -79,6 +79,7 @@ class PostMortem(TimeStamped):
         ("Root cause analysis", ["primary_cause", "contributing_factors", "system_vulnerabilities"]),
         ("Corrective actions", ["immediate_fixes", "long_term_improvements", "preventive_measures"]),
     ]
+    DELIVERABLE_FIELDS = [name for _, names in DELIVERABLES for name in names]
 
     class Meta:
         ordering = ["-clock_started_at", "-id"]

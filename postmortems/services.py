@@ -176,18 +176,7 @@ def closure_blockers(incident: Incident) -> list[str]:
     return ["The post-mortem is not complete: " + ", ".join(open_kinds) + " still open."]
 
 
-EDITABLE_FIELDS = {
-    "owner",
-    "timeline_summary",
-    "impact_assessment",
-    "response_effectiveness",
-    "primary_cause",
-    "contributing_factors",
-    "system_vulnerabilities",
-    "immediate_fixes",
-    "long_term_improvements",
-    "preventive_measures",
-}
+EDITABLE_FIELDS = {"owner", *PostMortem.DELIVERABLE_FIELDS}
 
 
 def postmortem_update(*, postmortem: PostMortem, actor, participants=None, contact_participants=None, **fields):
