@@ -7,6 +7,7 @@ from django.test.utils import CaptureQueriesContext
 
 from incidents import services
 from incidents.models import Role
+from portal.testing import report_figures
 
 from .factories import declare
 
@@ -57,7 +58,7 @@ def test_dashboard_and_list_queries_do_not_grow_with_incidents(rclient, responde
     busy_incidents(responder, other_responder, 45)
     with_50 = count_queries(rclient, url)
     assert with_5 == with_50
-    print(f"{url}: {with_5} queries with 5 incidents, {with_50} with 50")
+    report_figures(f"queries {url}", incidents_5=with_5, incidents_50=with_50)
 
 
 def test_incident_page_queries_do_not_grow_with_its_timeline(rclient, responder, other_responder):
@@ -69,4 +70,4 @@ def test_incident_page_queries_do_not_grow_with_its_timeline(rclient, responder,
     with_5 = count_queries(rclient, small.get_absolute_url())
     with_50 = count_queries(rclient, big.get_absolute_url())
     assert with_5 == with_50
-    print(f"detail: {with_5} queries with 5 of each, {with_50} with 50")
+    report_figures("queries incident page", rows_5=with_5, rows_50=with_50)

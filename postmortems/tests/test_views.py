@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from incidents import panels
+from portal.testing import report_figures
 from postmortems import views
 from postmortems.models import ActionItem, Milestone, PostMortem
 from postmortems.tests.factories import action_item, postmortems_via_service
@@ -218,7 +219,7 @@ def test_list_page_queries_do_not_grow_with_rows(client, responder):
     five = _queries(client, reverse("postmortems:list"))
     postmortems_via_service(45, responder, prefix="B")
     fifty = _queries(client, reverse("postmortems:list"))
-    print(f"list page queries: 5 rows={five}, 50 rows={fifty}")
+    report_figures("queries /postmortems/", rows_5=five, rows_50=fifty)
     assert five == fifty
 
 
@@ -231,7 +232,7 @@ def test_detail_page_queries_do_not_grow_with_action_items(client, responder, po
     for i in range(45):
         action_item(postmortem, responder, title=f"More {i}")
     fifty = _queries(client, url)
-    print(f"detail page queries: 5 action items={five}, 50={fifty}")
+    report_figures("queries post-mortem page", action_items_5=five, action_items_50=fifty)
     assert five == fifty
 
 
@@ -244,7 +245,7 @@ def test_action_items_page_queries_do_not_grow_with_rows(client, responder):
     for i in range(45):
         action_item(postmortems[i % 2], responder, title=f"More {i}")
     fifty = _queries(client, reverse("postmortems:actions"))
-    print(f"actions page queries: 5 rows={five}, 50 rows={fifty}")
+    report_figures("queries /postmortems/actions/", rows_5=five, rows_50=fifty)
     assert five == fifty
 
 
@@ -314,5 +315,5 @@ def test_panel_queries_do_not_grow_with_overdue_rows(responder, incident):
     five = measure()
     due_meetings(45, owner=responder, prefix="Q")
     fifty = measure()
-    print(f"panels queries: 5 overdue={five}, 50 overdue={fifty}")
+    report_figures("queries post-mortem panels", overdue_5=five, overdue_50=fifty)
     assert five == fifty
