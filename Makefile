@@ -18,8 +18,9 @@ venv: $(VENV)/.installed
 
 setup: venv
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py seed_runbook --demo
+	$(PY) manage.py seed_runbook
 	$(PY) manage.py ensure_login
+	$(PY) manage.py seed_runbook --demo
 
 ## make run: the portal on http://localhost:8000 with a Celery worker and beat (SQLite + filesystem broker by default)
 run: setup
