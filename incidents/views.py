@@ -8,7 +8,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 from django.views.generic import DetailView, ListView, TemplateView
 
 from . import history, panels, selectors, services
@@ -193,6 +193,7 @@ def _render_detail(request, incident, status=200, **forms):
 
 @login_required
 @permission_required("incidents.view_incident", raise_exception=True)
+@require_safe
 def incident_detail(request, reference):
     return _render_detail(request, _incident_or_404(reference))
 
@@ -326,6 +327,7 @@ def status_update(request, reference):
 
 @login_required
 @permission_required("incidents.view_incident", raise_exception=True)
+@require_safe
 def incident_history(request, reference):
     incident = get_object_or_404(Incident.objects.select_related("severity"), reference=reference)
     return render(
@@ -342,6 +344,7 @@ HISTORY_MODELS = {
 
 
 @login_required
+@require_safe
 def object_history(request, model_name, pk):
     model = HISTORY_MODELS.get(model_name)
     if model is None:

@@ -12,7 +12,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 from django.views.generic import DetailView, ListView
 
 from incidents.models import Incident
@@ -236,6 +236,7 @@ class ActionItemListView(LoginRequiredMixin, PermissionRequiredMixin, ListView):
 
 @login_required
 @permission_required("postmortems.view_postmortem", raise_exception=True)
+@require_safe
 def postmortem_export(request, reference):
     """The post-mortem as one Markdown document."""
     postmortem = get_object_or_404(
