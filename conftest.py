@@ -51,17 +51,14 @@ def runbook(db):
 
 
 @pytest.fixture
-def closure_checks_off():
-    """Close incidents without the checks other apps register (the post-mortem's, say).
+def postmortems_not_required(runbook):
+    """No severity requires a post-mortem, so incidents close without one.
 
-    For tests of the incidents app's own lifecycle; those apps test their checks.
+    For tests of the incidents app's own lifecycle; postmortems tests its closure check.
     """
-    from incidents.events import closure_checks
+    from incidents.models import Severity
 
-    saved = closure_checks[:]
-    closure_checks.clear()
-    yield
-    closure_checks[:] = saved
+    Severity.objects.update(postmortem_required=False)  # reference data, no history needed in a test
 
 
 def make_user(username, *groups, **extra):

@@ -9,8 +9,10 @@ from django.db import connection, reset_queries
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from incidents import outbox, services
-from incidents.models import Incident, IncidentType, OutboxMessage, Severity
+from incidents import services
+from incidents.models import Incident, IncidentType, Severity
+from notifications import services as outbox
+from notifications.models import OutboxMessage
 
 
 def _timed(fn, repeat):

@@ -2,24 +2,19 @@
 channels, and see who changed what (every page has a History button)."""
 
 from django.contrib import admin
-from django.contrib.auth import get_user_model
-from django.contrib.auth.admin import UserAdmin
 from simple_history.admin import SimpleHistoryAdmin
 
 from .models import (
-    Alert,
     ChecklistItem,
     CommunicationChannel,
     Contact,
     Incident,
     IncidentType,
-    OutboxMessage,
     Role,
     RoleAssignment,
     RunbookStep,
     Service,
     Severity,
-    StatusSubscriber,
     StatusUpdate,
     TimelineEntry,
 )
@@ -146,48 +141,3 @@ class ChecklistItemAdmin(SimpleHistoryAdmin):
     search_fields = ["incident__reference", "text"]
     autocomplete_fields = ["incident"]
     list_select_related = ["incident", "done_by"]
-
-
-@admin.register(OutboxMessage)
-class OutboxMessageAdmin(SimpleHistoryAdmin):
-    list_display = ["key", "channel", "subject", "status", "attempts", "next_attempt_at", "sent_at"]
-    list_filter = ["status", "channel"]
-    search_fields = ["key", "subject"]
-    readonly_fields = ["key", "channel", "recipients", "subject", "body_text", "body_html", "sent_at", "attempts"]
-
-
-@admin.register(Alert)
-class AlertAdmin(SimpleHistoryAdmin):
-    """Alerts as Alertmanager sent them; read-only, they are evidence."""
-
-    list_display = ["fingerprint", "status", "starts_at", "incident", "received_at", "resolved_received_at"]
-    list_filter = ["status"]
-    search_fields = ["fingerprint", "group_key", "incident__reference"]
-    list_select_related = ["incident"]
-    date_hierarchy = "starts_at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-
-@admin.register(StatusSubscriber)
-class StatusSubscriberAdmin(SimpleHistoryAdmin):
-    list_display = ["email", "confirmed_at", "unsubscribed_at", "created_at"]
-    list_filter = [("confirmed_at", admin.EmptyFieldListFilter), ("unsubscribed_at", admin.EmptyFieldListFilter)]
-    search_fields = ["email"]
-    readonly_fields = ["confirmed_at", "unsubscribed_at"]
-
-
-class PortalUserAdmin(UserAdmin):
-    """Staff accounts are deactivated, never deleted, so history keeps its authors."""
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-User = get_user_model()
-admin.site.unregister(User)
-admin.site.register(User, PortalUserAdmin)

@@ -6,8 +6,6 @@ class IncidentsConfig(AppConfig):
     verbose_name = "Incidents"
 
     def ready(self):
-        from . import audit  # noqa: F401  (connects the change-reason hook)
-        from .cadence import PANEL as cadence_panel
-        from .panels import incident_panels, register
+        from . import cadence, panels
 
-        register(incident_panels, cadence_panel)
+        panels.incident_panels.connect(cadence.cadence_panel, dispatch_uid="incidents.cadence_panel")

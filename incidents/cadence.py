@@ -11,29 +11,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Prefetch, Q
+from django.db.models import Q
 from django.utils import timezone
 
-from .audit import acting_as, system_user
-from .models import Contact, Incident, OutboxMessage, RoleAssignment, Severity, StatusUpdate, TimelineEntry
-from .outbox import email_enqueue
+from audit.actors import acting_as, system_user
+from notifications.models import OutboxMessage
+from notifications.services import email_enqueue
+from portal.display import duration_text, person_name
+
+from .models import Contact, Incident, Role, Severity, StatusUpdate, TimelineEntry
 from .panels import Panel
+from .selectors import active_role_holders
+from .services import timeline_record
 
-COMMS_LEAD = "communications-lead"
-INCIDENT_COMMANDER = "incident-commander"
-
-
-def duration_text(value: timedelta | None) -> str:
-    """30 minutes, 1 hour, 1 h 30 min; empty for None."""
-    if not value:
-        return ""
-    minutes = int(value.total_seconds() // 60)
-    hours, rest = divmod(minutes, 60)
-    if not hours:
-        return f"{minutes} minute{'s' if minutes != 1 else ''}"
-    if not rest:
-        return f"{hours} hour{'s' if hours != 1 else ''}"
-    return f"{hours} h {rest} min"
+COMMS_LEAD = Role.COMMUNICATIONS_LEAD
+INCIDENT_COMMANDER = Role.INCIDENT_COMMANDER
 
 
 def missed_slot(incident: Incident, now: datetime) -> datetime:
@@ -48,23 +40,13 @@ def missed_slot(incident: Incident, now: datetime) -> datetime:
     return due + interval * ((now - due) // interval)
 
 
-def _active_roles():
-    return Prefetch(
-        "role_assignments",
-        queryset=RoleAssignment.objects.filter(
-            ended_at__isnull=True, role__slug__in=[COMMS_LEAD, INCIDENT_COMMANDER]
-        ).select_related("user", "role"),
-        to_attr="active_leads",
-    )
+def _leads(incidents) -> dict[int, dict[str, object]]:
+    return active_role_holders([i.pk for i in incidents], slugs=[COMMS_LEAD, INCIDENT_COMMANDER])
 
 
-def _holder(incident: Incident, role_slug: str):
-    return next((a.user for a in incident.active_leads if a.role.slug == role_slug and a.user.is_active), None)
-
-
-def reminder_recipient(incident: Incident):
+def reminder_recipient(incident: Incident, holders: dict[str, object]):
     """The Communications Lead, else the Incident Commander, else the initial responder."""
-    for user in (_holder(incident, COMMS_LEAD), _holder(incident, INCIDENT_COMMANDER), incident.initial_responder):
+    for user in (holders.get(COMMS_LEAD), holders.get(INCIDENT_COMMANDER), incident.initial_responder):
         if user is not None and user.email and user.is_active:
             return user
     return None
@@ -81,15 +63,15 @@ def remind_overdue_updates(*, now=None) -> int:
         Incident.objects.update_overdue(now)
         .filter(severity__update_interval__isnull=False)
         .select_related("severity", "initial_responder")
-        .prefetch_related(_active_roles())
     )
+    holders = _leads(incidents)
     keyed = [(f"update-overdue:{i.pk}:{missed_slot(i, now):%Y%m%dT%H%M%S}", i) for i in incidents]
     done = _already_queued([key for key, _ in keyed])
     queued = 0
     for key, incident in keyed:
         if key in done:
             continue
-        user = reminder_recipient(incident)
+        user = reminder_recipient(incident, holders.get(incident.pk, {}))
         if user is None:
             continue
         with transaction.atomic(), acting_as(system_user(), "Overdue status update reminder"):
@@ -98,7 +80,7 @@ def remind_overdue_updates(*, now=None) -> int:
                 template="update_overdue",
                 context={
                     "incident": incident,
-                    "recipient_name": user.get_full_name() or user.username,
+                    "recipient_name": person_name(user),
                     "due_at": missed_slot(incident, now),
                     "interval_text": duration_text(incident.severity.update_interval),
                 },
@@ -108,10 +90,10 @@ def remind_overdue_updates(*, now=None) -> int:
     return queued
 
 
-def escalation_recipients(incident: Incident, support: list[Contact], commanders: list[Contact]) -> list[str]:
+def escalation_recipients(support: list[Contact], commanders: list[Contact], holders: dict[str, object]) -> list[str]:
     addresses = [c.email for c in support + commanders if c.email]
-    ic = _holder(incident, INCIDENT_COMMANDER)
-    if ic is not None and ic.email:
+    ic = holders.get(INCIDENT_COMMANDER)
+    if ic is not None and ic.is_active and ic.email:
         addresses.append(ic.email)
     return addresses
 
@@ -122,13 +104,12 @@ def escalate_unacknowledged(*, now=None) -> int:
     shortest = min(Severity.objects.values_list("acknowledge_within", flat=True), default=timedelta(minutes=15))
     incidents = [
         incident
-        for incident in Incident.objects.unacknowledged_since(now - shortest)
-        .select_related("severity")
-        .prefetch_related(_active_roles())
+        for incident in Incident.objects.unacknowledged_since(now - shortest).select_related("severity")
         if incident.detected_at + incident.severity.acknowledge_within <= now
     ]
     if not incidents:
         return 0
+    holders = _leads(incidents)
     keyed = [(f"unacknowledged:{i.pk}", i) for i in incidents]
     done = _already_queued([key for key, _ in keyed])
     contacts = list(
@@ -152,17 +133,16 @@ def escalate_unacknowledged(*, now=None) -> int:
                     "waiting_minutes": int((now - incident.detected_at).total_seconds() // 60),
                     "support_phones": [c for c in support if c.phone],
                 },
-                recipients=escalation_recipients(incident, support, commanders),
+                recipients=escalation_recipients(support, commanders, holders.get(incident.pk, {})),
             )
             if result and result[1]:
-                TimelineEntry.objects.create(
+                timeline_record(
                     incident=incident,
+                    actor=actor,
                     kind=TimelineEntry.Kind.EVENT,
                     occurred_at=now,
-                    text="Not acknowledged within "
-                    f"{int(incident.severity.acknowledge_within.total_seconds() // 60)} minutes: "
+                    text=f"Not acknowledged within {duration_text(incident.severity.acknowledge_within)}: "
                     "escalated to 24/7 support and the Incident Commander.",
-                    author=actor,
                     data={"outbox": key},
                 )
                 queued += 1
@@ -183,7 +163,7 @@ class Gap:
 
     @property
     def length_text(self) -> str:
-        return duration_text(self.length) or "0 minutes"
+        return duration_text(self.length)
 
 
 def cadence_gaps(incident: Incident, posted: list[datetime], now: datetime) -> list[Gap]:
@@ -220,18 +200,18 @@ def cadence_gaps(incident: Incident, posted: list[datetime], now: datetime) -> l
     return gaps
 
 
-def cadence_panel_context(request, incident: Incident) -> dict:
-    """One query, whatever the number of updates (the page has loaded the severity)."""
+def cadence_panel(sender, *, request, incident: Incident, **kwargs) -> Panel:
+    """Receiver of `incidents.panels.incident_panels`: the gaps between updates against the target.
+
+    One query, whatever the number of updates (the page has loaded the severity)."""
     now = timezone.now()
     posted = list(StatusUpdate.objects.filter(incident=incident).values_list("posted_at", flat=True))
     gaps = cadence_gaps(incident, posted, now)
-    return {
+    context = {
         "target": incident.severity.update_interval,
         "target_text": duration_text(incident.severity.update_interval),
         "severity_code": incident.severity.code,
         "gaps": gaps,
         "late_count": sum(gap.late for gap in gaps),
     }
-
-
-PANEL = Panel(name="cadence", template="incidents/panels/cadence.html", context=cadence_panel_context, order=50)
+    return Panel(name="cadence", template="incidents/panels/cadence.html", context=context, order=50)

@@ -1,15 +1,20 @@
-"""Domain events that cross from `incidents` to apps built on it.
+"""Domain events: how `incidents` tells the apps built on it what happened, and
+asks them what they need, without importing them.
 
-`incident_resolved` is sent by the incidents service inside the transaction that
-resolves an incident, so a receiver's writes (the post-mortem) commit with it or
-not at all. Receivers are connected in their app's `AppConfig.ready()`.
+Each is sent inside the service transaction that caused it, so a receiver's
+writes commit with the change or not at all. Receivers are connected in their
+app's `AppConfig.ready()`.
 
-`closure_checks` holds callables `check(incident) -> list[str]` that other apps
-register to say why an incident cannot be closed yet.
+- `incident_resolved(sender=Incident, incident, actor)`: an incident was resolved
+  (postmortems opens its post-mortem).
+- `status_update_posted(sender=StatusUpdate, update, actor)`: a status update was
+  posted (statuspage sends customer updates to its subscribers).
+- `incident_closing(sender=Incident, incident)`: asked before an incident closes;
+  each receiver returns a list of reasons it cannot close yet (empty: no objection).
 """
 
 from django.dispatch import Signal
 
-incident_resolved = Signal()  # sender=Incident, incident=..., actor=...
-
-closure_checks: list = []
+incident_resolved = Signal()
+status_update_posted = Signal()
+incident_closing = Signal()

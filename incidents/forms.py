@@ -5,6 +5,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from portal.display import person_name
+
 from .models import Incident, IncidentType, Role, Service, Severity, StatusUpdate
 from .selectors import INCIDENT_SORTS, assignable_users
 
@@ -114,7 +116,7 @@ class RoleAssignForm(PrefixedIdsForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["user"].queryset = assignable_users()
-        self.fields["user"].label_from_instance = lambda u: u.get_full_name() or u.username
+        self.fields["user"].label_from_instance = person_name
 
 
 class NoteForm(PrefixedIdsForm):

@@ -1,160 +1,14 @@
-"""Readable audit trails: simple-history's rows turned into "who changed what,
-from what to what, and why", with related objects named rather than numbered."""
-
-import json
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+"""An incident's audit trail in one list: the incident's own changes and those
+of its roles, checklist and status updates (rendered by `audit.history`)."""
 
 from django.contrib.auth import get_user_model
-from django.db import models
-from django.utils import formats, timezone
 
-from .models import ChecklistItem, Incident, RoleAssignment, StatusUpdate
+from audit.history import FieldChange, HistoryEntry, newest_first, readable_history
 
-# Bookkeeping columns that say nothing a reader needs.
-SKIPPED_FIELDS = {"id", "created_at", "updated_at"}
+from .models import ChecklistItem, Incident, Role, RoleAssignment, StatusUpdate
 
-
-@dataclass
-class FieldChange:
-    label: str
-    old: str
-    new: str
-
-
-@dataclass
-class HistoryEntry:
-    when: datetime
-    user: object
-    reason: str
-    action: str  # "created", "changed", "deleted"
-    subject: str  # what kind of object, e.g. "Role assignment"
-    label: str  # which one
-    changes: list[FieldChange] = field(default_factory=list)
-    sort_key: tuple = ()
-
-    @property
-    def user_name(self) -> str:
-        if self.user is None:
-            return "Unknown"
-        return self.user.get_full_name() or self.user.username
-
-
-def _user_label(user) -> str:
-    return user.get_full_name() or user.username
-
-
-class _Resolver:
-    """Names for foreign-key values, fetched in one query per related model."""
-
-    def __init__(self, model, records):
-        self.names: dict[tuple, str] = {}
-        wanted: dict[type, set] = {}
-        for f in _fields(model):
-            if f.is_relation:
-                ids = {getattr(r, f.attname) for r in records} - {None}
-                wanted.setdefault(f.related_model, set()).update(ids)
-        for related, ids in wanted.items():
-            if not ids:
-                continue
-            for pk, obj in related._base_manager.in_bulk(list(ids)).items():
-                label = _user_label(obj) if related is get_user_model() else str(obj)
-                self.names[(related, pk)] = label
-
-    def name(self, related, pk) -> str:
-        return self.names.get((related, pk), f"#{pk} (deleted)")
-
-
-def _fields(model):
-    return [f for f in model._meta.concrete_fields if f.name not in SKIPPED_FIELDS and not f.primary_key]
-
-
-def _display(f, value, resolver) -> str:
-    if value is None or value == "":
-        return "—"
-    if f.is_relation:
-        return resolver.name(f.related_model, value)
-    if f.choices:
-        return str(dict(f.flatchoices).get(value, value))
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, datetime):
-        return formats.date_format(timezone.localtime(value), "j M Y, H:i")
-    if isinstance(value, date):
-        return formats.date_format(value, "j M Y")
-    if isinstance(value, timedelta):
-        minutes = int(value.total_seconds() // 60)
-        return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
-    if isinstance(value, dict | list):
-        return json.dumps(value, sort_keys=True) if value else "—"
-    return str(value)
-
-
-def _label(f) -> str:
-    return str(f.verbose_name)[:1].upper() + str(f.verbose_name)[1:]
-
-
-def readable_history(model, records, *, label=None, subject=None) -> list[HistoryEntry]:
-    """Entries for `records` (historical rows of `model`), newest first.
-
-    `label(record, resolver)` names the object; by default its string form.
-    """
-    records = sorted(records, key=lambda r: (r.history_date, r.history_id))
-    resolver = _Resolver(model, records)
-    m2m = [f for f in model._meta.many_to_many if hasattr(model.history.model, f.name)] if records else []
-    m2m_ids: dict[str, dict[int, list]] = {}  # field -> history_id -> related ids
-    m2m_names = {}
-    for f in m2m:
-        through = getattr(records[0], f.name).model  # simple-history's per-field m2m history table
-        rows = through.objects.filter(history_id__in=[r.history_id for r in records])
-        m2m_ids[f.name] = {}
-        for history_id, related_id in rows.values_list("history_id", f"{f.m2m_reverse_field_name()}_id"):
-            m2m_ids[f.name].setdefault(history_id, []).append(related_id)
-        ids = {i for values in m2m_ids[f.name].values() for i in values}
-        m2m_names[f.name] = {pk: str(obj) for pk, obj in f.related_model._base_manager.in_bulk(list(ids)).items()}
-    subject = subject or str(model._meta.verbose_name).capitalize()
-    previous: dict = {}
-    entries = []
-    for record in records:
-        before = previous.get(record.id)
-        changes = []
-        for f in _fields(model):
-            new = getattr(record, f.attname)
-            if record.history_type == "+":
-                if new not in (None, "", {}, []) and not (f.name == "incident" and model is not Incident):
-                    changes.append(FieldChange(_label(f), "", _display(f, new, resolver)))
-            elif before is not None and getattr(before, f.attname) != new:
-                old = _display(f, getattr(before, f.attname), resolver)
-                changes.append(FieldChange(_label(f), old, _display(f, new, resolver)))
-        for f in m2m:
-            now_ids = sorted(m2m_ids[f.name].get(record.history_id, []))
-            old_ids = sorted(m2m_ids[f.name].get(before.history_id, [])) if before else []
-            if now_ids != old_ids:
-                names = m2m_names[f.name]
-                changes.append(
-                    FieldChange(
-                        _label(f),
-                        ", ".join(names.get(i, f"#{i}") for i in old_ids) or "—",
-                        ", ".join(names.get(i, f"#{i}") for i in now_ids) or "—",
-                    )
-                )
-        previous[record.id] = record
-        action = {"+": "created", "~": "changed", "-": "deleted"}[record.history_type]
-        if action == "changed" and not changes:
-            continue  # a save that changed nothing a person would notice
-        entries.append(
-            HistoryEntry(
-                when=record.history_date,
-                user=record.history_user,
-                reason=record.history_change_reason or "",
-                action=action,
-                subject=subject,
-                label=label(record, resolver) if label else str(record.instance),
-                changes=changes,
-                sort_key=(record.history_date, record.history_id),
-            )
-        )
-    return entries
+# A child row's creation need not repeat which incident it belongs to.
+CHILD = {"hidden_on_create": ("incident",)}
 
 
 def _collapse_checklist_creation(entries: list[HistoryEntry]) -> list[HistoryEntry]:
@@ -187,28 +41,21 @@ def incident_history(incident: Incident) -> list[HistoryEntry]:
     entries += readable_history(
         RoleAssignment,
         RoleAssignment.history.filter(incident_id=incident.pk).select_related("history_user"),
-        label=lambda r, res: f"{res.name(_role_model(), r.role_id)}: {res.name(user_model, r.user_id)}",
+        label=lambda r, res: f"{res.name(Role, r.role_id)}: {res.name(user_model, r.user_id)}",
+        **CHILD,
     )
     entries += _collapse_checklist_creation(
         readable_history(
             ChecklistItem,
             ChecklistItem.history.filter(incident_id=incident.pk).select_related("history_user"),
             label=lambda r, _: r.text,
+            **CHILD,
         )
     )
     entries += readable_history(
         StatusUpdate,
         StatusUpdate.history.filter(incident_id=incident.pk).select_related("history_user"),
         label=lambda r, _: StatusUpdate.Audience(r.audience).label if r.audience in StatusUpdate.Audience else "",
+        **CHILD,
     )
-    return sorted(entries, key=lambda e: e.sort_key, reverse=True)
-
-
-def _role_model():
-    return RoleAssignment._meta.get_field("role").related_model
-
-
-def object_history(obj: models.Model) -> list[HistoryEntry]:
-    model = type(obj)
-    records = model.history.filter(id=obj.pk).select_related("history_user")
-    return sorted(readable_history(model, records, label=lambda r, _: str(obj)), key=lambda e: e.sort_key, reverse=True)
+    return newest_first(entries)

@@ -9,22 +9,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
-from simple_history.models import HistoricalRecords
 
-from .audit import get_history_user
-
-
-def history(**kwargs):
-    """Every model's audit trail, attributed through `incidents.audit`."""
-    return HistoricalRecords(get_user=get_history_user, **kwargs)
-
-
-class TimeStamped(models.Model):
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        abstract = True
+from audit.models import TimeStamped, history
 
 
 class Severity(TimeStamped):
@@ -141,6 +127,11 @@ class Service(TimeStamped):
 
 class Role(TimeStamped):
     """An incident role (Incident Commander, Technical Lead, …) and its responsibilities."""
+
+    # Slugs of the runbook's roles that the portal itself relies on (reminders, escalations).
+    INCIDENT_COMMANDER = "incident-commander"
+    TECHNICAL_LEAD = "technical-lead"
+    COMMUNICATIONS_LEAD = "communications-lead"
 
     slug = models.SlugField(unique=True)
     name = models.CharField(max_length=60)
@@ -504,117 +495,3 @@ class ChecklistItem(TimeStamped):
     @property
     def is_done(self) -> bool:
         return self.done_at is not None
-
-
-class OutboxMessage(TimeStamped):
-    """A message to send (email or Slack), kept until delivered.
-
-    Writing the row is the decision to send; a task delivers it and a periodic
-    sweep retries what failed or was never published. `key` is unique, so the
-    same notice (a reminder per milestone and kind, say) can only be queued once.
-    """
-
-    class Channel(models.TextChoices):
-        EMAIL = "email", "Email"
-        SLACK = "slack", "Slack"
-
-    class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Failed"
-
-    key = models.CharField(max_length=200, unique=True)
-    channel = models.CharField(max_length=10, choices=Channel.choices)
-    recipients = models.JSONField(default=list, blank=True, help_text="Email addresses; empty for Slack.")
-    subject = models.CharField(max_length=255, blank=True)
-    body_text = models.TextField()
-    body_html = models.TextField(blank=True)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(default=timezone.now)
-    last_error = models.TextField(blank=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-
-    history = history()
-
-    class Meta:
-        ordering = ["-created_at"]
-        indexes = [models.Index(fields=["next_attempt_at"], condition=Q(status="pending"), name="outbox_pending_due")]
-
-    def __str__(self):
-        return f"{self.get_channel_display()}: {self.subject or self.key}"
-
-
-class Alert(TimeStamped):
-    """One Prometheus alert as Alertmanager delivered it.
-
-    Alertmanager delivers at least once (retries on 5xx, both members of an HA
-    pair send), so an alert is identified by its fingerprint and start time: a
-    re-delivery finds the existing row and changes nothing. The raw JSON of the
-    alert is kept as received, firing and (later) resolved.
-    """
-
-    class Status(models.TextChoices):
-        FIRING = "firing", "Firing"
-        RESOLVED = "resolved", "Resolved"
-
-    incident = models.ForeignKey(Incident, null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts")
-    group_key = models.TextField(help_text="Alertmanager's groupKey of the notification that brought it.")
-    fingerprint = models.CharField(max_length=100)
-    starts_at = models.DateTimeField()
-    ends_at = models.DateTimeField(null=True, blank=True)
-    status = models.CharField(max_length=10, choices=Status.choices)
-    labels = models.JSONField(default=dict, blank=True)
-    annotations = models.JSONField(default=dict, blank=True)
-    generator_url = models.TextField(blank=True)
-    payload = models.JSONField(help_text="The alert exactly as first received.")
-    resolved_payload = models.JSONField(null=True, blank=True, help_text="The alert as received when resolved.")
-    received_at = models.DateTimeField(default=timezone.now)
-    resolved_received_at = models.DateTimeField(null=True, blank=True)
-
-    history = history()
-
-    class Meta:
-        ordering = ["-starts_at", "-id"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["fingerprint", "starts_at"],
-                name="%(app_label)s_%(class)s_unique_occurrence",
-                violation_error_message="This alert (fingerprint and start time) has already been received.",
-            ),
-        ]
-
-    def __str__(self):
-        return f"{self.labels.get('alertname', 'alert')} {self.fingerprint} {self.get_status_display().lower()}"
-
-
-class StatusSubscriberQuerySet(models.QuerySet):
-    def receiving(self):
-        """Subscribers who confirmed their address and have not unsubscribed."""
-        return self.filter(confirmed_at__isnull=False, unsubscribed_at__isnull=True)
-
-
-class StatusSubscriber(TimeStamped):
-    """A member of the public who asked for the status page's updates by email.
-
-    Double opt-in: nothing is sent to the address until its owner follows the
-    signed confirmation link. Unsubscribing keeps the row (and so the audit
-    trail) and stops every email.
-    """
-
-    email = models.EmailField(unique=True, help_text="Stored lower-cased.")
-    confirmed_at = models.DateTimeField(null=True, blank=True)
-    unsubscribed_at = models.DateTimeField(null=True, blank=True)
-
-    objects = StatusSubscriberQuerySet.as_manager()
-    history = history()
-
-    class Meta:
-        ordering = ["email"]
-
-    def __str__(self):
-        return self.email
-
-    @property
-    def is_receiving(self) -> bool:
-        return self.confirmed_at is not None and self.unsubscribed_at is None

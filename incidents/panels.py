@@ -1,43 +1,31 @@
-"""Extension points for pages owned by `incidents` that show other apps' data.
+"""Panels: other apps' boxes on pages that `incidents` owns (the dashboard, the
+incident page), without `incidents` importing those apps.
 
-`incidents` never imports the apps built on it; instead they register panels
-here from their `AppConfig.ready()`. A panel is a template plus a function that
-returns its context. Each panel's context function must run a constant number
-of queries, whatever the data size, so the pages stay within their query budget.
+A page sends its signal; each receiver returns a `Panel` to show, or None when
+it has nothing for this user. Receivers must run a constant number of queries
+whatever the data size, so the pages stay within their query budget.
 
-- dashboard panels: `context(request) -> dict | None`, rendered on `/`;
-- incident panels: `context(request, incident) -> dict | None`, rendered on the incident page.
-
-A context of None means the panel has nothing to show this user (no permission,
-say) and it is left out. The template gets the context's keys by name.
+- `dashboard_panels(sender=None, request)`
+- `incident_panels(sender=Incident, request, incident)`
 """
 
-from collections.abc import Callable
 from dataclasses import dataclass
+
+from django.dispatch import Signal
+
+dashboard_panels = Signal()
+incident_panels = Signal()
 
 
 @dataclass(frozen=True)
 class Panel:
     name: str
     template: str
-    context: Callable[..., dict]
+    context: dict
     order: int = 100
 
 
-dashboard_panels: list[Panel] = []
-incident_panels: list[Panel] = []
-
-
-def register(panels: list[Panel], panel: Panel) -> None:
-    """Add `panel`, replacing one of the same name (ready() may run twice in tests)."""
-    panels[:] = sorted([p for p in panels if p.name != panel.name] + [panel], key=lambda p: (p.order, p.name))
-
-
-def render_context(panels: list[Panel], *args) -> list[dict]:
-    """[{"name", "template", "context"}] for a template to `{% include %}` in order."""
-    rendered = []
-    for panel in panels:
-        context = panel.context(*args)
-        if context is not None:
-            rendered.append({"name": panel.name, "template": panel.template, "context": context})
-    return rendered
+def collect(signal: Signal, sender=None, **kwargs) -> list[Panel]:
+    """The panels the receivers returned, in order."""
+    panels = [panel for _, panel in signal.send(sender=sender, **kwargs) if panel is not None]
+    return sorted(panels, key=lambda panel: (panel.order, panel.name))

@@ -8,8 +8,9 @@ from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 from django.utils import timezone
 
+from audit.actors import acting_as, system_user
+
 from . import runbook_data as data
-from .audit import acting_as, system_user
 from .models import (
     ChecklistItem,
     CommunicationChannel,
@@ -26,6 +27,8 @@ GROUP_RESPONDERS = "Responders"
 GROUP_VIEWERS = "Viewers"
 GROUP_ADMINS = "Admins"
 
+# The apps whose data the groups' permissions cover.
+PORTAL_APPS = ["incidents", "alerts", "statuspage", "notifications", "postmortems"]
 # Models whose rows responders create and change through the portal's pages.
 RESPONDER_MODELS = ["incident", "roleassignment", "timelineentry", "statusupdate", "checklistitem"]
 
@@ -118,7 +121,7 @@ def seed_runbook() -> dict[str, int]:
 
 def _perms(app_models, actions):
     return Permission.objects.filter(
-        content_type__app_label__in=["incidents", "postmortems"],
+        content_type__app_label__in=PORTAL_APPS,
         content_type__model__in=app_models,
         codename__regex=rf"^({'|'.join(actions)})_",
     )
@@ -128,16 +131,14 @@ def seed_groups() -> None:
     """Responders work incidents, Viewers read, Admins use the admin site."""
     from django.apps import apps
 
-    all_models = [
-        m._meta.model_name for app in ("incidents", "postmortems") for m in apps.get_app_config(app).get_models()
-    ]
+    all_models = [m._meta.model_name for app in PORTAL_APPS for m in apps.get_app_config(app).get_models()]
     responder_models = RESPONDER_MODELS + [m._meta.model_name for m in apps.get_app_config("postmortems").get_models()]
     viewers, _ = Group.objects.get_or_create(name=GROUP_VIEWERS)
     viewers.permissions.set(_perms(all_models, ["view"]))
     responders, _ = Group.objects.get_or_create(name=GROUP_RESPONDERS)
     responders.permissions.set(list(_perms(all_models, ["view"])) + list(_perms(responder_models, ["add", "change"])))
     admins, _ = Group.objects.get_or_create(name=GROUP_ADMINS)
-    admins.permissions.set(Permission.objects.filter(content_type__app_label__in=["incidents", "postmortems", "auth"]))
+    admins.permissions.set(Permission.objects.filter(content_type__app_label__in=[*PORTAL_APPS, "auth"]))
 
 
 DEMO_INCIDENTS = [

@@ -134,3 +134,14 @@ def assignable_users():
         .distinct()
         .order_by("first_name", "last_name", "username")
     )
+
+
+def active_role_holders(incident_ids, slugs) -> dict[int, dict[str, object]]:
+    """{incident id: {role slug: user}}: who holds each of the roles `slugs` now, in one query."""
+    holders: dict[int, dict[str, object]] = {}
+    assignments = RoleAssignment.objects.filter(
+        incident_id__in=list(incident_ids), role__slug__in=list(slugs), ended_at__isnull=True
+    ).select_related("user", "role")
+    for assignment in assignments:
+        holders.setdefault(assignment.incident_id, {})[assignment.role.slug] = assignment.user
+    return holders

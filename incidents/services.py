@@ -8,9 +8,12 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from . import notifications
-from .audit import acting_as
-from .events import closure_checks, incident_resolved
+from audit.actors import acting_as
+from notifications.services import email_enqueue
+from portal.display import person_name
+
+from . import notices
+from .events import incident_closing, incident_resolved, status_update_posted
 from .models import (
     ChecklistItem,
     Incident,
@@ -22,7 +25,6 @@ from .models import (
     StatusUpdate,
     TimelineEntry,
 )
-from .outbox import email_enqueue
 
 S = Incident.Status
 
@@ -66,7 +68,11 @@ def allowed_transitions(incident: Incident) -> list[str]:
     return [action for action, (sources, _, _) in TRANSITIONS.items() if incident.status in sources]
 
 
-def _event(incident, actor, text, *, occurred_at=None, kind=TimelineEntry.Kind.EVENT, data=None):
+def timeline_record(*, incident, actor, text, kind=TimelineEntry.Kind.EVENT, occurred_at=None, data=None):
+    """The one way an entry gets on an incident's timeline (services, alerts and sweeps alike).
+
+    Called inside the caller's transaction and `acting_as` block, which give its history row who and why.
+    """
     return TimelineEntry.objects.create(
         incident=incident,
         kind=kind,
@@ -135,14 +141,14 @@ def incident_declare(
         if services:
             incident.services.set(services)
         _build_checklist(incident)
-        _event(
-            incident,
-            actor,
-            f"Incident declared as {severity.code} ({incident_type}), "
+        timeline_record(
+            incident=incident,
+            actor=actor,
+            text=f"Incident declared as {severity.code} ({incident_type}), "
             f"detected by {incident.get_detection_source_display().lower()}.",
             occurred_at=detected_at,
         )
-        notifications.incident_declared(incident)
+        notices.incident_declared(incident)
     return incident
 
 
@@ -189,10 +195,12 @@ def incident_transition(*, incident: Incident, action: str, actor, note: str = "
             incident.next_update_due_at = None
         incident.save()
         text = f"Status changed to {incident.get_status_display().lower()}."
-        _event(incident, actor, f"{text} {note}".strip() if note else text, occurred_at=now)
+        timeline_record(
+            incident=incident, actor=actor, text=f"{text} {note}".strip() if note else text, occurred_at=now
+        )
         if action == "resolve":
             incident_resolved.send(sender=Incident, incident=incident, actor=actor)
-            notifications.incident_resolved(incident)
+            notices.incident_resolved(incident)
     return incident
 
 
@@ -201,8 +209,8 @@ def incident_close_blockers(incident: Incident) -> list[str]:
     reasons = []
     if incident.status != S.RESOLVED:
         reasons.append("Only a resolved incident can be closed.")
-    for check in closure_checks:
-        reasons.extend(check(incident))
+    for _, objections in incident_closing.send(sender=Incident, incident=incident):
+        reasons.extend(objections or [])
     return reasons
 
 
@@ -220,8 +228,10 @@ def incident_change_severity(*, incident: Incident, severity: Severity, actor, r
             last = incident.status_updates.order_by("-posted_at").values_list("posted_at", flat=True).first()
             incident.next_update_due_at = _update_due(severity, last or incident.detected_at)
         incident.save()
-        entry = _event(incident, actor, f"Severity changed from {old.code} to {severity.code}: {reason}")
-        notifications.incident_severity_changed(incident, old=old, reason=reason, change_id=entry.pk)
+        entry = timeline_record(
+            incident=incident, actor=actor, text=f"Severity changed from {old.code} to {severity.code}: {reason}"
+        )
+        notices.incident_severity_changed(incident, old=old, reason=reason, change_id=entry.pk)
     return incident
 
 
@@ -237,7 +247,7 @@ def incident_update_details(*, incident: Incident, actor, **fields) -> Incident:
         incident.save()
         if services is not None:
             incident.services.set(services)
-        _event(incident, actor, "Details edited.")
+        timeline_record(incident=incident, actor=actor, text="Details edited.")
     return incident
 
 
@@ -252,20 +262,20 @@ def role_assign(*, incident: Incident, role: Role, user, actor, note: str = "") 
             .first()
         )
         if current and current.user_id == user.pk:
-            raise ValidationError(f"{user.get_full_name() or user.username} is already {role}.")
+            raise ValidationError(f"{person_name(user)} is already {role}.")
         if current:
             current.ended_at = now
             current.save()
         assignment = RoleAssignment.objects.create(
             incident=incident, role=role, user=user, assigned_by=actor, started_at=now, note=note
         )
-        who = user.get_full_name() or user.username
+        who = person_name(user)
         if current:
-            before = current.user.get_full_name() or current.user.username
+            before = person_name(current.user)
             text = f"{role} handed off from {before} to {who}."
         else:
             text = f"{who} assigned as {role}."
-        _event(incident, actor, f"{text} {note}".strip(), occurred_at=now)
+        timeline_record(incident=incident, actor=actor, text=f"{text} {note}".strip(), occurred_at=now)
         if user.email and user != actor:
             email_enqueue(
                 key=f"role-assigned:{assignment.pk}",
@@ -273,7 +283,7 @@ def role_assign(*, incident: Incident, role: Role, user, actor, note: str = "") 
                 context={
                     "incident": incident,
                     "role": role,
-                    "assigned_by_name": (actor.get_full_name() or actor.username) if actor else "The portal",
+                    "assigned_by_name": person_name(actor) if actor else "The portal",
                 },
                 recipients=[user.email],
             )
@@ -287,8 +297,8 @@ def role_release(*, assignment: RoleAssignment, actor) -> RoleAssignment:
             raise ValidationError("This assignment has already ended.")
         assignment.ended_at = timezone.now()
         assignment.save()
-        who = assignment.user.get_full_name() or assignment.user.username
-        _event(assignment.incident, actor, f"{who} stood down as {assignment.role}.")
+        who = person_name(assignment.user)
+        timeline_record(incident=assignment.incident, actor=actor, text=f"{who} stood down as {assignment.role}.")
     return assignment
 
 
@@ -300,7 +310,9 @@ def timeline_add_note(*, incident: Incident, actor, text: str, occurred_at: date
     if occurred_at and occurred_at > now:
         raise ValidationError("A note cannot be dated in the future.")
     with transaction.atomic(), acting_as(actor, "Timeline note added"):
-        return _event(incident, actor, text, occurred_at=occurred_at or now, kind=TimelineEntry.Kind.NOTE)
+        return timeline_record(
+            incident=incident, actor=actor, text=text, occurred_at=occurred_at or now, kind=TimelineEntry.Kind.NOTE
+        )
 
 
 def status_update_post(*, incident: Incident, actor, audience: str, body: str) -> StatusUpdate:
@@ -317,15 +329,15 @@ def status_update_post(*, incident: Incident, actor, audience: str, body: str) -
         if incident.is_open:
             incident.next_update_due_at = _update_due(incident.severity, now)
             incident.save()
-        _event(
-            incident,
-            actor,
-            f"{update.get_audience_display()} update: {body}",
+        timeline_record(
+            incident=incident,
+            actor=actor,
+            text=f"{update.get_audience_display()} update: {body}",
             occurred_at=now,
             kind=TimelineEntry.Kind.STATUS_UPDATE,
             data={"status_update": update.pk},
         )
-        notifications.status_update_published(update)
+        status_update_posted.send(sender=StatusUpdate, update=update, actor=actor)
     return update
 
 
@@ -337,5 +349,5 @@ def checklist_item_set_done(*, item: ChecklistItem, actor, done: bool) -> Checkl
         item.done_at = timezone.now() if done else None
         item.done_by = actor if done else None
         item.save()
-        _event(item.incident, actor, f"{'Done' if done else 'Reopened'}: {item.text}")
+        timeline_record(incident=item.incident, actor=actor, text=f"{'Done' if done else 'Reopened'}: {item.text}")
     return item

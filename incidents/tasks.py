@@ -1,25 +1,12 @@
-"""Celery tasks of the incidents app. Each takes primary keys and calls a service."""
+"""The runbook's communication sweeps, run by beat every minute. Each calls a service."""
 
 import logging
 
 from celery import shared_task
 
-from . import cadence, outbox
+from . import cadence
 
 logger = logging.getLogger(__name__)
-
-
-@shared_task(acks_late=True, reject_on_worker_lost=True)
-def deliver_outbox_message(message_id: int) -> str:
-    return outbox.outbox_deliver(message_id=message_id)
-
-
-@shared_task(acks_late=True, reject_on_worker_lost=True)
-def outbox_sweep() -> dict:
-    counts = outbox.outbox_sweep()
-    if counts:
-        logger.info("Outbox sweep: %s", counts)
-    return counts
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)

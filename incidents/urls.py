@@ -1,5 +1,7 @@
 from django.urls import path
 
+from audit.views import ObjectHistoryView
+
 from . import views
 
 app_name = "incidents"
@@ -20,5 +22,9 @@ urlpatterns = [
     path("contacts/", views.ContactListView.as_view(), name="contacts"),
     path("runbooks/", views.RunbookListView.as_view(), name="runbooks"),
     path("runbooks/<slug:slug>/", views.RunbookDetailView.as_view(), name="runbook_detail"),
-    path("history/<str:model_name>/<int:pk>/", views.object_history, name="object_history"),
+    path(
+        "history/<str:model_name>/<int:pk>/",
+        ObjectHistoryView.as_view(models=views.HISTORY_MODELS),
+        name="object_history",
+    ),
 ]

@@ -4,12 +4,14 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 from django.views.generic import DetailView, ListView, TemplateView
+
+from portal.display import person_name
 
 from . import history, panels, selectors, services
 from .forms import (
@@ -67,7 +69,7 @@ class DashboardView(ReadMixin, TemplateView):
                 (i for i in incidents if i.is_update_overdue(now)), key=lambda i: i.next_update_due_at
             ),
             my_assignments=selectors.user_active_assignments(self.request.user),
-            panels=panels.render_context(panels.dashboard_panels, self.request),
+            panels=panels.collect(panels.dashboard_panels, request=self.request),
             **kwargs,
         )
 
@@ -183,7 +185,7 @@ def _detail_context(request, incident: Incident, **forms) -> dict:
         "note_form": forms.get("note_form") or NoteForm(),
         "update_form": forms.get("update_form") or StatusUpdateForm(),
         "can_change": request.user.has_perm("incidents.change_incident"),
-        "panels": panels.render_context(panels.incident_panels, request, incident),
+        "panels": panels.collect(panels.incident_panels, sender=Incident, request=request, incident=incident),
     }
 
 
@@ -269,7 +271,7 @@ def role_assign(request, reference):
         lambda incident, data: services.role_assign(
             incident=incident, role=data["role"], user=data["user"], actor=request.user, note=data["note"]
         ),
-        lambda assignment: f"{assignment.user.get_full_name() or assignment.user.username} is now {assignment.role}.",
+        lambda assignment: f"{person_name(assignment.user)} is now {assignment.role}.",
     )
 
 
@@ -341,22 +343,6 @@ def incident_history(request, reference):
 HISTORY_MODELS = {
     m._meta.model_name: m for m in (Contact, Role, Severity, IncidentType, RunbookStep, Service, CommunicationChannel)
 }
-
-
-@login_required
-@require_safe
-def object_history(request, model_name, pk):
-    model = HISTORY_MODELS.get(model_name)
-    if model is None:
-        raise Http404("No history page for this kind of object.")
-    if not request.user.has_perm(f"incidents.view_{model_name}"):
-        raise PermissionDenied
-    obj = get_object_or_404(model, pk=pk)
-    return render(
-        request,
-        "incidents/object_history.html",
-        {"object": obj, "verbose_name": model._meta.verbose_name, "entries": history.object_history(obj)},
-    )
 
 
 class ContactListView(ReadMixin, TemplateView):

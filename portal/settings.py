@@ -55,9 +55,13 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
-    "django_htmx",
     "simple_history",
+    "portal",
+    "audit",
+    "notifications",
     "incidents",
+    "alerts",
+    "statuspage",
     "postmortems",
 ]
 
@@ -70,9 +74,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
-    "incidents.audit.AuditReasonMiddleware",
+    "audit.middleware.AuditReasonMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -205,7 +208,7 @@ OUTBOX_SWEEP_SECONDS = env.float("OUTBOX_SWEEP_SECONDS", default=60)
 POSTMORTEM_SWEEP_SECONDS = env.float("POSTMORTEM_SWEEP_SECONDS", default=60)
 CELERY_BEAT_SCHEDULE = {
     "deliver-outbox": {
-        "task": "incidents.tasks.outbox_sweep",
+        "task": "notifications.tasks.outbox_sweep",
         "schedule": timedelta(seconds=OUTBOX_SWEEP_SECONDS),
     },
     "enforce-postmortem-deadlines": {
@@ -218,6 +221,10 @@ CELERY_BEAT_SCHEDULE = {
     },
     "escalate-unacknowledged": {
         "task": "incidents.tasks.escalate_unacknowledged",
+        "schedule": timedelta(minutes=1),
+    },
+    "status-page-broadcasts": {
+        "task": "statuspage.tasks.broadcast_sweep",
         "schedule": timedelta(minutes=1),
     },
 }
@@ -274,6 +281,8 @@ INCIDENT_EMAIL_LISTS = {level: env.list(f"NOTIFY_EMAILS_SEV{level}", default=[])
 # Public status page: how far back its history and feed go.
 STATUS_PAGE_HISTORY_DAYS = env.int("STATUS_PAGE_HISTORY_DAYS", default=90)
 STATUS_PAGE_TITLE = env.str("STATUS_PAGE_TITLE", default="Service status")
+# Subscribers queued per transaction when a customer update is sent out.
+STATUS_BROADCAST_BATCH = env.int("STATUS_BROADCAST_BATCH", default=200)
 # How long a subscription confirmation link stays valid.
 STATUS_CONFIRM_MAX_AGE = timedelta(days=env.int("STATUS_CONFIRM_MAX_AGE_DAYS", default=7))
 

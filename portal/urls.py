@@ -6,8 +6,8 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
-    path("api/", include("incidents.urls_api")),
-    path("status/", include("incidents.urls_status")),
+    path("api/alerts/", include("alerts.urls")),
+    path("status/", include("statuspage.urls")),
     path("postmortems/", include("postmortems.urls")),
     path("", include("incidents.urls")),
 ]

@@ -6,30 +6,17 @@ class PostmortemsConfig(AppConfig):
     verbose_name = "Post-mortems"
 
     def ready(self):
-        from incidents import panels
-        from incidents.events import closure_checks, incident_resolved
+        from incidents import events
+        from incidents import panels as incident_pages
         from incidents.models import Incident
 
-        from . import services, views
+        from . import panels, services
 
-        incident_resolved.connect(services.open_on_resolve, sender=Incident, dispatch_uid="postmortems.open_on_resolve")
-        if services.closure_blockers not in closure_checks:
-            closure_checks.append(services.closure_blockers)
-        panels.register(
-            panels.dashboard_panels,
-            panels.Panel(
-                name="postmortems-overdue",
-                template="postmortems/panels/dashboard.html",
-                context=views.dashboard_panel_context,
-                order=50,
-            ),
+        events.incident_resolved.connect(
+            services.open_on_resolve, sender=Incident, dispatch_uid="postmortems.open_on_resolve"
         )
-        panels.register(
-            panels.incident_panels,
-            panels.Panel(
-                name="postmortems-incident",
-                template="postmortems/panels/incident.html",
-                context=views.incident_panel_context,
-                order=50,
-            ),
+        events.incident_closing.connect(
+            services.closure_blockers, sender=Incident, dispatch_uid="postmortems.closure_blockers"
         )
+        incident_pages.dashboard_panels.connect(panels.dashboard_panel, dispatch_uid="postmortems.dashboard_panel")
+        incident_pages.incident_panels.connect(panels.incident_panel, dispatch_uid="postmortems.incident_panel")

@@ -3,7 +3,8 @@
 through the shared outbox under the reminder's unique key (so it is queued once,
 and a failed send is retried with backoff)."""
 
-from incidents.outbox import email_enqueue
+from notifications.services import email_enqueue
+from portal.display import person_name
 
 from .models import ActionItem, Reminder
 
@@ -19,7 +20,7 @@ def _context(reminder: Reminder, now) -> dict:
         "reminder": reminder,
         "target": target,
         "what": what,
-        "owner_name": (owner.get_full_name() or owner.username) if owner else "nobody",
+        "owner_name": person_name(owner) if owner else "nobody",
         "postmortem": postmortem,
         "incident": postmortem.incident,
         "due_at": target.due_at,

@@ -2,6 +2,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 
 from incidents.models import Contact
+from portal.display import person_name
 
 from .models import ActionItem, PostMortem
 
@@ -12,7 +13,7 @@ def staff_users():
 
 class UserChoiceMixin:
     def label_from_instance(self, obj):
-        return obj.get_full_name() or obj.username
+        return person_name(obj)
 
 
 class UserChoiceField(UserChoiceMixin, forms.ModelChoiceField):

@@ -13,7 +13,9 @@ from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 
-from incidents.models import Contact, Incident, OutboxMessage, TimeStamped, history
+from audit.models import TimeStamped, history
+from incidents.models import Contact, Incident
+from notifications.models import OutboxMessage
 
 
 class PostMortemQuerySet(models.QuerySet):
@@ -23,9 +25,6 @@ class PostMortemQuerySet(models.QuerySet):
 
     def with_open_milestone(self, kind):
         return self.filter(Exists(Milestone.objects.open().filter(postmortem=OuterRef("pk"), kind=kind)))
-
-    def incomplete(self):
-        return self.filter(completed_at__isnull=True)
 
 
 class PostMortem(TimeStamped):

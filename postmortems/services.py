@@ -10,16 +10,17 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from incidents.audit import acting_as, system_user
-from incidents.models import Contact, Incident, RoleAssignment, Severity
+from audit.actors import acting_as, system_user
+from incidents.models import Contact, Incident, Role, Severity
+from incidents.selectors import active_role_holders
 
 from . import emails
 from .models import ActionItem, Milestone, PostMortem, Reminder
 
 logger = logging.getLogger(__name__)
 
-ROLE_IC = "incident-commander"
-ROLE_TL = "technical-lead"
+ROLE_IC = Role.INCIDENT_COMMANDER
+ROLE_TL = Role.TECHNICAL_LEAD
 
 K = Milestone.Kind
 R = Reminder.Kind
@@ -80,17 +81,6 @@ def _cancel_reminders(target, note: str) -> int:
     return count
 
 
-def active_role_holders(incident_ids, slugs=(ROLE_IC, ROLE_TL)) -> dict[int, dict[str, object]]:
-    """{incident id: {role slug: user}} of the current holders, in one query."""
-    holders: dict[int, dict[str, object]] = {}
-    assignments = RoleAssignment.objects.filter(
-        incident_id__in=incident_ids, role__slug__in=slugs, ended_at__isnull=True
-    ).select_related("user", "role")
-    for assignment in assignments:
-        holders.setdefault(assignment.incident_id, {})[assignment.role.slug] = assignment.user
-    return holders
-
-
 def _timeline_markdown(incident: Incident) -> str:
     lines = []
     for entry in incident.timeline.order_by("occurred_at", "id"):
@@ -112,7 +102,7 @@ def postmortem_open(*, incident: Incident, actor, reason: str = "Post-mortem ope
         existing = PostMortem.objects.filter(incident=incident).first()
         if existing:
             return existing, False
-        holders = active_role_holders([incident.pk]).get(incident.pk, {})
+        holders = active_role_holders([incident.pk], (ROLE_IC, ROLE_TL)).get(incident.pk, {})
         owner = holders.get(ROLE_IC) or (actor if actor and actor.is_active else None)
         started = incident.resolved_at or timezone.now()
         postmortem = PostMortem.objects.create(
@@ -161,8 +151,8 @@ def open_on_resolve(sender, *, incident: Incident, actor, **kwargs) -> None:
         postmortem_open(incident=incident, actor=actor, reason="Post-mortem opened on resolution")
 
 
-def closure_blockers(incident: Incident) -> list[str]:
-    """A closure check for `incidents.events.closure_checks`: an incident whose
+def closure_blockers(sender, *, incident: Incident, **kwargs) -> list[str]:
+    """Receiver of `incidents.events.incident_closing`: an incident whose
     severity requires a post-mortem closes only once that post-mortem is complete
     (one opened on request for another incident does not hold it open)."""
     if not Severity.objects.filter(pk=incident.severity_id, postmortem_required=True).exists():
@@ -401,7 +391,7 @@ def deadlines_claim_batch(*, now, batch_size: int) -> dict[str, int]:
             return counts
         incident_ids = {r.target.postmortem.incident_id for r in batch}
         escalations = [r for r in batch if r.kind == R.ESCALATION]
-        holders = active_role_holders(incident_ids) if escalations else {}
+        holders = active_role_holders(incident_ids, (ROLE_IC, ROLE_TL)) if escalations else {}
         emergency = _emergency_contacts({r.target.postmortem.incident.severity.level for r in escalations})
         for reminder in batch:
             outcome = _handle(reminder, now, holders, emergency)

@@ -249,35 +249,3 @@ def postmortem_export(request, reference):
     response = HttpResponse(text, content_type="text/markdown; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="postmortem-{postmortem.incident.reference}.md"'
     return response
-
-
-# Panels on the incidents app's pages (registered in PostmortemsConfig.ready) -----------------------------------
-
-
-def dashboard_panel_context(request) -> dict | None:
-    """Overdue milestones and action items, in a constant number of queries."""
-    if not request.user.has_perm("postmortems.view_postmortem"):
-        return None
-    now = timezone.now()
-    return {
-        "now": now,
-        "milestones": list(
-            Milestone.objects.overdue(now).select_related("postmortem__incident", "postmortem__owner")[:20]
-        ),
-        "action_items": list(ActionItem.objects.overdue(now).select_related("postmortem__incident", "owner")[:20]),
-    }
-
-
-def incident_panel_context(request, incident) -> dict | None:
-    """The incident's post-mortem and its milestones, or a button to open one."""
-    if not request.user.has_perm("postmortems.view_postmortem"):
-        return None
-    postmortem = (
-        PostMortem.objects.filter(incident=incident).select_related("owner").prefetch_related("milestones").first()
-    )
-    return {
-        "now": timezone.now(),
-        "incident": incident,
-        "postmortem": postmortem,
-        "can_open": request.user.has_perm("postmortems.add_postmortem"),
-    }

@@ -10,8 +10,10 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 
 from conftest import free_port
-from incidents import outbox, services
-from incidents.models import Incident, IncidentType, OutboxMessage, Severity, StatusUpdate
+from incidents import services
+from incidents.models import Incident, IncidentType, Severity, StatusUpdate
+from notifications import services as outbox
+from notifications.models import OutboxMessage
 from portal.testing import wait_until
 
 SEV1_LIST = ["sev1-oncall@example.com", "execs@example.com"]
@@ -41,7 +43,7 @@ def test_declaring_queues_an_email_to_the_severity_list_on_commit(responder, lis
     message = OutboxMessage.objects.get(key=f"incident-declared:{incident.pk}:email")
     assert message.recipients == sorted(SEV1_LIST)
     assert message.subject == f"[{incident.reference}] Sev1 declared: Executor failing to land trades"
-    assert "every 30 minutes" in message.body_text
+    assert "every 30 min" in message.body_text
     assert message.status == OutboxMessage.Status.PENDING
     assert len(callbacks) == 1  # the delivery is published only once the transaction commits
     assert not OutboxMessage.objects.filter(channel=OutboxMessage.Channel.SLACK).exists()  # Slack unset: off
@@ -184,8 +186,8 @@ def test_with_redis_down_the_portal_keeps_saving_and_the_outbox_drains_once_it_i
 ):
     from celery.contrib.testing.worker import start_worker
 
-    from incidents import tasks
-    from incidents.tests.test_alerts import TOKEN, make_alert, make_payload
+    from alerts.tests.test_services import TOKEN, make_alert, make_payload
+    from notifications import tasks
     from portal.celery import app, publish
 
     settings.ALERTMANAGER_WEBHOOK_TOKEN = TOKEN

@@ -7,7 +7,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from incidents import services
-from incidents.events import closure_checks, incident_resolved
+from incidents.events import incident_closing, incident_resolved
 from incidents.models import ChecklistItem, Incident, IncidentType, Role, RoleAssignment, Severity, TimelineEntry
 
 T0 = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
@@ -67,7 +67,7 @@ def test_declare_is_all_or_nothing(responder, monkeypatch):
     assert Incident.history.count() == 0
 
 
-@pytest.mark.usefixtures("closure_checks_off")
+@pytest.mark.usefixtures("postmortems_not_required")
 def test_full_lifecycle_stamps_each_phase(responder, incident):
     for action, status in [
         ("acknowledge", "acknowledged"),
@@ -135,16 +135,20 @@ def test_resolve_sends_the_domain_event_inside_the_transaction(incident, respond
     assert seen == [("resolved", responder, True)]
 
 
-@pytest.mark.usefixtures("closure_checks_off")
+@pytest.mark.usefixtures("postmortems_not_required")
 def test_closure_checks_block_closing_with_their_reasons(incident, responder):
     services.incident_transition(incident=incident, action="acknowledge", actor=responder)
     services.incident_transition(incident=incident, action="resolve", actor=responder, note="ok")
-    closure_checks.append(lambda i: [f"{i.reference} has no post-mortem yet."])
+
+    def objection(sender, *, incident, **kwargs):
+        return [f"{incident.reference} has no post-mortem yet."]
+
+    incident_closing.connect(objection)
     try:
         with pytest.raises(services.TransitionNotAllowed) as raised:
             services.incident_transition(incident=incident, action="close", actor=responder)
     finally:
-        closure_checks.pop()
+        incident_closing.disconnect(objection)
 
     assert raised.value.messages == [f"{incident.reference} has no post-mortem yet."]
 

@@ -9,8 +9,8 @@ from django.template import Template
 from django.urls import reverse
 from django.utils import timezone
 
+from audit.actors import acting_as
 from incidents import panels, services
-from incidents.audit import acting_as
 from incidents.models import (
     ChecklistItem,
     Contact,
@@ -176,7 +176,7 @@ def test_dashboard_flags_an_investigation_past_two_hours(rclient, responder):
     with time_machine.travel(start + timedelta(minutes=110), tick=False):
         assert "Investigating past" not in rclient.get("/").content.decode()
     with time_machine.travel(start + timedelta(minutes=125), tick=False):
-        assert "Investigating past 2 h 00 min" in rclient.get("/").content.decode()
+        assert "Investigating past 2 h" in rclient.get("/").content.decode()
 
 
 def test_dashboard_lists_incidents_whose_status_update_is_overdue(rclient, responder):
@@ -207,23 +207,28 @@ def test_dashboard_lists_my_current_roles_only(rclient, responder, other_respond
 
 
 @pytest.fixture
-def test_panels(monkeypatch):
-    monkeypatch.setattr(panels, "dashboard_panels", [])
-    monkeypatch.setattr(panels, "incident_panels", [])
-    panels.register(
-        panels.dashboard_panels,
-        panels.Panel("second", Template("<p>second panel</p>"), lambda request: {}, order=20),
-    )
-    panels.register(
-        panels.dashboard_panels,
-        panels.Panel("first", Template("<p>hello {{ who }}</p>"), lambda request: {"who": request.user.username}, 10),
-    )
-    panels.register(
-        panels.incident_panels,
-        panels.Panel(
-            "pm", Template("<p>panel for {{ incident.reference }}: {{ note }}</p>"), lambda r, i: {"note": i.title}
-        ),
-    )
+def test_panels():
+    def second(sender, *, request, **kwargs):
+        return panels.Panel("second", Template("<p>second panel</p>"), {}, order=20)
+
+    def first(sender, *, request, **kwargs):
+        return panels.Panel("first", Template("<p>hello {{ who }}</p>"), {"who": request.user.username}, order=10)
+
+    def for_incident(sender, *, request, incident, **kwargs):
+        return panels.Panel(
+            "pm", Template("<p>panel for {{ incident.reference }}: {{ note }}</p>"), {"note": incident.title}
+        )
+
+    connected = [
+        (panels.dashboard_panels, second),
+        (panels.dashboard_panels, first),
+        (panels.incident_panels, for_incident),
+    ]
+    for signal, receiver in connected:
+        signal.connect(receiver)
+    yield
+    for signal, receiver in connected:
+        signal.disconnect(receiver)
 
 
 def test_dashboard_renders_registered_panels_in_order(rclient, test_panels):
@@ -449,7 +454,7 @@ def test_incident_page_offers_only_the_allowed_transitions(rclient, incident, re
     assert 'value="close"' in body and 'value="reopen"' in body and 'value="acknowledge"' not in body
 
 
-@pytest.mark.usefixtures("closure_checks_off")
+@pytest.mark.usefixtures("postmortems_not_required")
 @pytest.mark.parametrize(("action", "source", "target"), VALID)
 def test_valid_transition(rclient, incident, responder, action, source, target):
     bring_to(incident, source, responder)
@@ -461,7 +466,7 @@ def test_valid_transition(rclient, incident, responder, action, source, target):
     assert f"is now {incident.get_status_display().lower()}" in flashes(response)[0]
 
 
-@pytest.mark.usefixtures("closure_checks_off")
+@pytest.mark.usefixtures("postmortems_not_required")
 @pytest.mark.parametrize(("action", "status"), INVALID)
 def test_invalid_transition_is_refused_and_changes_nothing(rclient, incident, responder, action, status):
     bring_to(incident, status, responder)
@@ -492,11 +497,20 @@ def test_transitions_only_accept_post(rclient, incident):
     assert rclient.get(url("transition", incident, "acknowledge")).status_code == 405
 
 
-def test_close_blockers_are_shown_on_the_page(rclient, incident, responder, monkeypatch):
-    from incidents import events
+@pytest.fixture
+def objection():
+    from incidents.events import incident_closing
 
-    monkeypatch.setattr(events, "closure_checks", [lambda i: ["The post-mortem is not done."]])
-    monkeypatch.setattr(services, "closure_checks", events.closure_checks)
+    def not_done(sender, **kwargs):
+        return ["The post-mortem is not done."]
+
+    incident_closing.connect(not_done)
+    yield
+    incident_closing.disconnect(not_done)
+
+
+@pytest.mark.usefixtures("postmortems_not_required", "objection")
+def test_close_blockers_are_shown_on_the_page(rclient, incident, responder):
     bring_to(incident, S.RESOLVED, responder)
     body = rclient.get(detail_url(incident)).content.decode()
     assert "Cannot close yet" in body and "The post-mortem is not done." in body

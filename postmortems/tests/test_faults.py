@@ -9,9 +9,9 @@ import time
 
 import pytest
 
+from audit.actors import system_user
 from conftest import free_port
-from incidents.audit import system_user
-from incidents.models import OutboxMessage
+from notifications.models import OutboxMessage
 from portal.testing import report_figures, wait_until
 from postmortems.models import Reminder
 from postmortems.tasks import enforce_deadlines

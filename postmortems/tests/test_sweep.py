@@ -8,8 +8,9 @@ from django.core import mail
 from django.core.management import call_command
 from django.utils import timezone
 
-from incidents.models import Contact, OutboxMessage
-from incidents.outbox import outbox_deliver
+from incidents.models import Contact
+from notifications.models import OutboxMessage
+from notifications.services import outbox_deliver
 from postmortems import services
 from postmortems.models import Reminder
 from postmortems.tests.factories import action_item

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from incidents.models import OutboxMessage
+from notifications.models import OutboxMessage
 from portal.testing import wait_until
 from postmortems.tasks import enforce_deadlines
 from postmortems.tests.factories import resolve

@@ -11,8 +11,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from incidents import panels
+from incidents.models import Incident
 from portal.testing import report_figures
-from postmortems import views
 from postmortems.models import ActionItem, Milestone, PostMortem
 from postmortems.tests.factories import action_item, postmortems_via_service
 
@@ -249,9 +249,13 @@ def test_action_items_page_queries_do_not_grow_with_rows(client, responder):
     assert five == fifty
 
 
-def _render_panel(name, registry, *args):
-    [panel] = [p for p in registry if p.name == name]
-    return render_to_string(panel.template, panel.context(*args), request=args[0])
+def _render_panel(name, signal, request, incident=None):
+    extra = {"sender": Incident, "incident": incident} if incident is not None else {}
+    found = [p for p in panels.collect(signal, request=request, **extra) if p.name == name]
+    if not found:
+        return ""
+    [panel] = found
+    return render_to_string(panel.template, panel.context, request=request)
 
 
 def test_dashboard_panel_lists_overdue_milestones_and_actions(responder, postmortem, commander):
@@ -292,10 +296,14 @@ def test_seeded_groups_let_responders_write_and_viewers_read(runbook, model):
     assert not {f"add_{model}", f"change_{model}", f"delete_{model}"} & viewers
 
 
-def test_panels_are_registered_once():
-    names = [p.name for p in panels.dashboard_panels + panels.incident_panels]
+def test_panels_are_connected_once(responder, incident):
+    request = RequestFactory().get("/")
+    request.user = responder
+    names = [p.name for p in panels.collect(panels.dashboard_panels, request=request)]
+    names += [
+        p.name for p in panels.collect(panels.incident_panels, sender=Incident, request=request, incident=incident)
+    ]
     assert names.count("postmortems-overdue") == 1 and names.count("postmortems-incident") == 1
-    assert views.dashboard_panel_context in [p.context for p in panels.dashboard_panels]
 
 
 def test_panel_queries_do_not_grow_with_overdue_rows(responder, incident):

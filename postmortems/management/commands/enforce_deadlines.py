@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from incidents.outbox import outbox_sweep
+from notifications.services import outbox_sweep
 from postmortems.services import deadlines_sweep
 
 

@@ -1,0 +1,11 @@
+"""Alert intake, mounted at /api/alerts/."""
+
+from django.urls import path
+
+from . import views
+
+app_name = "alerts"
+
+urlpatterns = [
+    path("alertmanager/", views.alertmanager_webhook, name="alertmanager_webhook"),
+]

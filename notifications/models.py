@@ -1,0 +1,46 @@
+"""The outbox: every message the portal sends, kept until delivered."""
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from audit.models import TimeStamped, history
+
+
+class OutboxMessage(TimeStamped):
+    """A message to send (email or Slack), kept until delivered.
+
+    Writing the row is the decision to send; a task delivers it and a periodic
+    sweep retries what failed or was never published. `key` is unique, so the
+    same notice (a reminder per milestone and kind, say) can only be queued once.
+    """
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", "Email"
+        SLACK = "slack", "Slack"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    key = models.CharField(max_length=200, unique=True)
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    recipients = models.JSONField(default=list, blank=True, help_text="Email addresses; empty for Slack.")
+    subject = models.CharField(max_length=255, blank=True)
+    body_text = models.TextField()
+    body_html = models.TextField(blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    last_error = models.TextField(blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    history = history()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["next_attempt_at"], condition=Q(status="pending"), name="outbox_pending_due")]
+
+    def __str__(self):
+        return f"{self.get_channel_display()}: {self.subject or self.key}"

@@ -1,0 +1,165 @@
+"""The outbox: every email and Slack message the portal sends.
+
+A notice is queued by writing an `OutboxMessage` row inside the transaction that
+caused it, under a unique key, so the same notice can never be queued twice.
+Delivery claims the row with a row lock, sends, and marks it sent in the same
+transaction; a failure leaves it pending with a later `next_attempt_at`, and the
+periodic sweep delivers whatever is due, including rows whose publish to the
+broker failed. Nothing is dropped and nothing blocks the web request.
+"""
+
+import json
+import logging
+import urllib.request
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from audit.actors import acting_as, system_user
+from portal.celery import publish
+
+from .models import OutboxMessage
+
+logger = logging.getLogger(__name__)
+
+M = OutboxMessage
+DELIVER_TASK = "notifications.tasks.deliver_outbox_message"
+
+
+class DeliveryError(Exception):
+    """A transient failure to hand a message to SMTP or Slack."""
+
+
+def render_email(name: str, context: dict) -> tuple[str, str, str]:
+    """Subject, text and HTML of `templates/emails/<name>_*`."""
+    context = {"site_url": settings.SITE_URL, **context}
+    subject = " ".join(render_to_string(f"emails/{name}_subject.txt", context).split())
+    text = render_to_string(f"emails/{name}_body.txt", context)
+    html = render_to_string(f"emails/{name}_body.html", context)
+    return subject, text, html
+
+
+def outbox_enqueue(
+    *, key: str, channel: str, body_text: str, subject: str = "", body_html: str = "", recipients=()
+) -> tuple[OutboxMessage, bool]:
+    """Queue a message once per `key`. Returns the message and whether it is new."""
+    message, created = OutboxMessage.objects.get_or_create(
+        key=key[:200],
+        defaults={
+            "channel": channel,
+            "recipients": sorted(set(recipients)),
+            "subject": subject[:255],
+            "body_text": body_text,
+            "body_html": body_html,
+        },
+    )
+    if created:
+        transaction.on_commit(lambda: publish(DELIVER_TASK, message.pk))
+    return message, created
+
+
+def email_enqueue(*, key: str, template: str, context: dict, recipients) -> tuple[OutboxMessage, bool] | None:
+    """Queue one email rendered from `templates/emails/<template>_*`; None if nobody to send to."""
+    recipients = sorted({address for address in recipients if address})
+    if not recipients:
+        logger.info("No recipients for %s, nothing queued", key)
+        return None
+    subject, text, html = render_email(template, context)
+    return outbox_enqueue(
+        key=key, channel=M.Channel.EMAIL, subject=subject, body_text=text, body_html=html, recipients=recipients
+    )
+
+
+def _send_email(message: OutboxMessage) -> None:
+    email = EmailMultiAlternatives(
+        subject=message.subject,
+        body=message.body_text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=message.recipients,
+        headers={"X-Portal-Message": message.key},
+    )
+    if message.body_html:
+        email.attach_alternative(message.body_html, "text/html")
+    try:
+        email.send()
+    except OSError as exc:  # smtplib.SMTPException is an OSError
+        raise DeliveryError(f"SMTP: {exc}") from exc
+
+
+def _send_slack(message: OutboxMessage) -> None:
+    url = settings.SLACK_WEBHOOK_URL
+    if not url.startswith(("https://", "http://")):
+        raise DeliveryError("SLACK_WEBHOOK_URL is not set to an http(s) URL")
+    request = urllib.request.Request(  # noqa: S310 (scheme checked above)
+        url,
+        data=json.dumps({"text": message.body_text}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=settings.SLACK_TIMEOUT) as response:  # noqa: S310
+            response.read()
+    except OSError as exc:  # URLError and HTTPError are OSErrors
+        raise DeliveryError(f"Slack: {exc}") from exc
+
+
+SENDERS = {M.Channel.EMAIL: _send_email, M.Channel.SLACK: _send_slack}
+
+
+def backoff(attempts: int) -> timedelta:
+    """1, 2, 4, … minutes between attempts, capped at an hour."""
+    return timedelta(minutes=min(2 ** (attempts - 1), 60))
+
+
+def outbox_deliver(*, message_id: int) -> str:
+    """Send one due message. Safe to run twice at once: the row lock lets one
+    sender through, and the other finds it locked or already sent."""
+    with transaction.atomic(), acting_as(system_user(), "Outbox delivery"):
+        now = timezone.now()
+        message = (
+            OutboxMessage.objects.select_for_update(skip_locked=True)
+            .filter(pk=message_id, status=M.Status.PENDING, next_attempt_at__lte=now)
+            .first()
+        )
+        if message is None:
+            logger.info("Outbox message %s is not due, sent or being sent elsewhere", message_id)
+            return "skipped"
+        message.attempts += 1
+        try:
+            SENDERS[message.channel](message)
+        except DeliveryError as exc:
+            message.last_error = str(exc)[:2000]
+            if message.attempts >= settings.OUTBOX_MAX_ATTEMPTS:
+                message.status = M.Status.FAILED
+                logger.error("Outbox message %s failed for good: %s", message.pk, exc)
+            else:
+                message.next_attempt_at = now + backoff(message.attempts)
+                logger.warning("Outbox message %s failed, retrying at %s: %s", message.pk, message.next_attempt_at, exc)
+            message.save()
+            return "retry"
+        message.status = M.Status.SENT
+        message.sent_at = timezone.now()
+        message.last_error = ""
+        message.save()
+        return "sent"
+
+
+def outbox_due_ids(now, limit: int = 500) -> list[int]:
+    return list(
+        OutboxMessage.objects.filter(status=M.Status.PENDING, next_attempt_at__lte=now)
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+def outbox_sweep(*, limit: int = 500) -> dict:
+    """Deliver every due message (one transaction each). Returns counts by outcome."""
+    counts: dict[str, int] = {}
+    for message_id in outbox_due_ids(timezone.now(), limit):
+        outcome = outbox_deliver(message_id=message_id)
+        counts[outcome] = counts.get(outcome, 0) + 1
+    return counts

@@ -1,0 +1,130 @@
+"""The outbox queues each notice once, retries failures with backoff, and loses nothing
+when the broker or the mail server is down."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.db import connection, transaction
+from django.utils import timezone
+
+from conftest import free_port
+from notifications import services as outbox
+from notifications.models import OutboxMessage
+from portal.celery import publish
+from portal.testing import broker_at
+
+M = OutboxMessage
+
+
+def queue(key="k1", recipients=("ops@example.com",)):
+    return outbox.outbox_enqueue(
+        key=key, channel=M.Channel.EMAIL, subject="Subject", body_text="Body", recipients=recipients
+    )
+
+
+def test_same_key_is_queued_once(db, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks() as callbacks:
+        first, created = queue()
+        again, created_again = queue()
+
+    assert created and not created_again
+    assert first.pk == again.pk
+    assert M.objects.count() == 1
+    assert len(callbacks) == 1  # one delivery published, on commit
+
+
+def test_email_without_recipients_is_not_queued(db):
+    assert outbox.email_enqueue(key="x", template="role_assigned", context={}, recipients=["", None]) is None
+    assert not M.objects.exists()
+
+
+def test_delivery_sends_and_marks_sent_once(db, smtp_server):
+    message, _ = queue()
+
+    assert outbox.outbox_deliver(message_id=message.pk) == "sent"
+    assert outbox.outbox_deliver(message_id=message.pk) == "skipped"
+
+    assert len(smtp_server.wait_for(1)) == 1
+    message.refresh_from_db()
+    assert message.status == M.Status.SENT and message.attempts == 1 and message.sent_at
+
+
+def test_smtp_down_retries_with_backoff_then_fails_for_good(db, settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", free_port(), 2
+    settings.OUTBOX_MAX_ATTEMPTS = 3
+    message, _ = queue()
+    start = timezone.now()
+
+    with time_machine.travel(start, tick=False):
+        assert outbox.outbox_deliver(message_id=message.pk) == "retry"
+        message.refresh_from_db()
+        assert message.status == M.Status.PENDING
+        assert message.next_attempt_at == start + timedelta(minutes=1)
+        assert "SMTP" in message.last_error
+        # Not due yet: a second delivery (a duplicate task, the sweep) leaves it alone.
+        assert outbox.outbox_deliver(message_id=message.pk) == "skipped"
+    with time_machine.travel(start + timedelta(minutes=1), tick=False):
+        assert outbox.outbox_deliver(message_id=message.pk) == "retry"
+        message.refresh_from_db()
+        assert message.next_attempt_at == start + timedelta(minutes=3)
+    with time_machine.travel(start + timedelta(minutes=3), tick=False):
+        assert outbox.outbox_deliver(message_id=message.pk) == "retry"
+
+    message.refresh_from_db()
+    assert message.status == M.Status.FAILED and message.attempts == 3
+
+
+def test_backoff_is_capped_at_an_hour():
+    assert [outbox.backoff(n).total_seconds() / 60 for n in (1, 2, 3, 7, 8, 20)] == [1, 2, 4, 60, 60, 60]
+
+
+def test_slack_unset_is_a_retryable_failure_not_a_crash(db, settings):
+    settings.SLACK_WEBHOOK_URL = ""
+    message, _ = outbox.outbox_enqueue(key="s", channel=M.Channel.SLACK, body_text="hello")
+
+    assert outbox.outbox_deliver(message_id=message.pk) == "retry"
+    message.refresh_from_db()
+    assert "SLACK_WEBHOOK_URL" in message.last_error
+
+
+@pytest.mark.django_db(transaction=True)
+def test_broker_down_keeps_the_message_and_the_sweep_delivers_it(smtp_server):
+    with broker_at(f"redis://127.0.0.1:{free_port()}/0") as app:
+        with transaction.atomic():
+            message, _ = queue()  # its publish on commit fails quietly
+        assert publish(app.tasks["notifications.tasks.deliver_outbox_message"], message.pk) is False
+
+    message.refresh_from_db()
+    assert message.status == M.Status.PENDING
+
+    assert outbox.outbox_sweep() == {"sent": 1}
+    assert [m["To"] for m in smtp_server.wait_for(1)] == ["ops@example.com"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_deliveries_at_once_send_once(smtp_server):
+    if connection.vendor != "postgresql":
+        pytest.fail("Row locks need PostgreSQL (make test sets DATABASE_URL).")
+    message, _ = queue()
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def deliver():
+        barrier.wait()
+        try:
+            outcomes.append(outbox.outbox_deliver(message_id=message.pk))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=deliver) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(outcomes) == ["sent", "skipped"]
+    assert len(smtp_server.wait_for(1)) == 1
+    assert M.objects.get().attempts == 1
