@@ -28,6 +28,19 @@ def _fast_password_hashing(settings):
 
 
 @pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    """Give each run its own test database (test_portal_<pid>), so two runs on one
+    machine (two checkouts, a run beside CI) never drop each other's database."""
+    from django.db import connections
+
+    for alias in connections:
+        test = connections[alias].settings_dict.setdefault("TEST", {})
+        if connections[alias].vendor == "postgresql":
+            base = test.get("NAME") or f"test_{connections[alias].settings_dict['NAME']}"
+            test["NAME"] = f"{base}_{os.getpid()}"
+
+
+@pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     """Seed the runbook once for the session; each test's transaction rolls back to it."""
     from incidents.seeding import seed_runbook
