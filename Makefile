@@ -26,11 +26,12 @@ setup: venv
 run: setup
 	$(VENV)/bin/honcho start -f Procfile.dev
 
-## make test: lint, Django checks and the whole pytest suite against PostgreSQL, Redis, SMTP and Chromium
+## make test: lint, the layering contract (.importlinter), Django checks and the whole pytest suite against PostgreSQL, Redis, SMTP and Chromium
 test: venv
 	bin/services
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(PY) manage.py check
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(PY) manage.py makemigrations --check --dry-run
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) REQUIRE_SERVICES=1 $(PY) -m pytest $(PYTEST_ARGS)
@@ -38,6 +39,7 @@ test: venv
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 ## make bench: benchmarks that print figures (not part of the test suite)
 bench: venv
