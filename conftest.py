@@ -74,6 +74,17 @@ def postmortems_not_required(runbook):
     Severity.objects.update(postmortem_required=False)  # reference data, no history needed in a test
 
 
+SEV1_LIST = ["sev1-oncall@example.com", "execs@example.com"]
+SEV2_LIST = ["sev2-oncall@example.com"]
+
+
+@pytest.fixture
+def distribution_lists(settings):
+    """Email lists for Sev1 and Sev2 (none for Sev3/4), and Slack off."""
+    settings.INCIDENT_EMAIL_LISTS = {1: SEV1_LIST, 2: SEV2_LIST, 3: [], 4: []}
+    settings.SLACK_WEBHOOK_URL = ""
+
+
 def make_user(username, *groups, **extra):
     user = get_user_model().objects.create_user(
         username=username, password="correct-horse-battery", email=f"{username}@example.com", **extra

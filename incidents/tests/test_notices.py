@@ -5,22 +5,11 @@ import threading
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
-import pytest
-
-from conftest import free_port
+from conftest import SEV1_LIST, SEV2_LIST, free_port
 from incidents import services
 from incidents.models import Incident, IncidentType, Severity
 from notifications import services as outbox
 from notifications.models import OutboxMessage
-
-SEV1_LIST = ["sev1-oncall@example.com", "execs@example.com"]
-SEV2_LIST = ["sev2-oncall@example.com"]
-
-
-@pytest.fixture
-def lists(settings):
-    settings.INCIDENT_EMAIL_LISTS = {1: SEV1_LIST, 2: SEV2_LIST, 3: [], 4: []}
-    settings.SLACK_WEBHOOK_URL = ""
 
 
 def declare(actor, level=1, title="Executor failing to land trades"):
@@ -33,7 +22,9 @@ def declare(actor, level=1, title="Executor failing to land trades"):
     )
 
 
-def test_declaring_queues_an_email_to_the_severity_list_on_commit(responder, lists, django_capture_on_commit_callbacks):
+def test_declaring_queues_an_email_to_the_severity_list_on_commit(
+    responder, distribution_lists, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks() as callbacks:
         incident = declare(responder)
 
@@ -46,13 +37,13 @@ def test_declaring_queues_an_email_to_the_severity_list_on_commit(responder, lis
     assert not OutboxMessage.objects.filter(channel=OutboxMessage.Channel.SLACK).exists()  # Slack unset: off
 
 
-def test_no_list_for_the_severity_queues_no_email(responder, lists):
+def test_no_list_for_the_severity_queues_no_email(responder, distribution_lists):
     declare(responder, level=3)
 
     assert not OutboxMessage.objects.exists()
 
 
-def test_slack_message_is_queued_when_the_webhook_is_set(responder, lists, settings):
+def test_slack_message_is_queued_when_the_webhook_is_set(responder, distribution_lists, settings):
     settings.SLACK_WEBHOOK_URL = "https://hooks.slack.example/services/T/B/X"
 
     incident = declare(responder)
@@ -62,7 +53,7 @@ def test_slack_message_is_queued_when_the_webhook_is_set(responder, lists, setti
     assert incident.reference in slack.body_text and "Sev1" in slack.body_text
 
 
-def test_severity_change_notifies_both_levels_lists_once_per_change(responder, lists):
+def test_severity_change_notifies_both_levels_lists_once_per_change(responder, distribution_lists):
     incident = declare(responder, level=2)
     sev1, sev2 = Severity.objects.get(level=1), Severity.objects.get(level=2)
 
@@ -78,7 +69,7 @@ def test_severity_change_notifies_both_levels_lists_once_per_change(responder, l
     assert "Wider impact" in changes[0].body_text
 
 
-def test_resolution_is_notified_and_again_after_a_reopen(responder, lists):
+def test_resolution_is_notified_and_again_after_a_reopen(responder, distribution_lists):
     incident = declare(responder)
     services.incident_transition(incident=incident, action="acknowledge", actor=responder)
     services.incident_transition(incident=incident, action="resolve", actor=responder, note="Error rate at 0 for 1h")
@@ -90,7 +81,7 @@ def test_resolution_is_notified_and_again_after_a_reopen(responder, lists):
     assert any("Fixed for real" in m.body_text for m in resolved)
 
 
-def test_text_emails_are_not_html_escaped(responder, lists):
+def test_text_emails_are_not_html_escaped(responder, distribution_lists):
     declare(responder, title="Fees & gas <spike>")
 
     message = OutboxMessage.objects.get()
@@ -126,7 +117,7 @@ def slack_stand_in(answer=200):
         server.server_close()
 
 
-def test_slack_delivery_posts_the_message_as_json(responder, lists, settings):
+def test_slack_delivery_posts_the_message_as_json(responder, distribution_lists, settings):
     with slack_stand_in() as (url, received):
         settings.SLACK_WEBHOOK_URL = url
         incident = declare(responder, level=3)
@@ -141,7 +132,7 @@ def test_slack_delivery_posts_the_message_as_json(responder, lists, settings):
     assert OutboxMessage.objects.get().status == OutboxMessage.Status.SENT
 
 
-def test_slack_failure_leaves_the_message_pending_for_a_retry(responder, lists, settings):
+def test_slack_failure_leaves_the_message_pending_for_a_retry(responder, distribution_lists, settings):
     with slack_stand_in(answer=500) as (url, received):
         settings.SLACK_WEBHOOK_URL = url
         declare(responder, level=3)

@@ -14,20 +14,11 @@ from incidents.models import Incident, Severity, StatusUpdate
 from notifications.models import OutboxMessage
 from portal.testing import broker_at, wait_until
 
-SEV1_LIST = ["sev1-oncall@example.com", "execs@example.com"]
-SEV2_LIST = ["sev2-oncall@example.com"]
-
-
-@pytest.fixture
-def lists(settings):
-    settings.INCIDENT_EMAIL_LISTS = {1: SEV1_LIST, 2: SEV2_LIST, 3: [], 4: []}
-    settings.SLACK_WEBHOOK_URL = ""
-
 
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_with_redis_down_the_portal_keeps_saving_and_the_outbox_drains_once_it_is_back(
-    client, runbook, responder, lists, settings, smtp_server, redis_broker_url, caplog
+    client, runbook, responder, distribution_lists, settings, smtp_server, redis_broker_url, caplog
 ):
     from celery.contrib.testing.worker import start_worker
 
