@@ -10,8 +10,8 @@ from django.utils import timezone
 from incidents import services
 from incidents.models import Incident, IncidentType, Role, Severity, StatusUpdate
 from notifications.models import OutboxMessage
-from statuspage.services import broadcast_sweep
 from statuspage.models import StatusSubscriber
+from statuspage.services import broadcast_sweep
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 CUSTOMER_TEXT = "Some trades are failing to execute\nWe are investigating and will update within 30 minutes."
