@@ -11,8 +11,14 @@ from email.message import EmailMessage
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from hypothesis import settings as hypothesis_settings
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # live_server + Playwright
+
+# Fuzz tests run 150 examples each by default; HYPOTHESIS_PROFILE=slow runs 10,000 (make fuzz).
+hypothesis_settings.register_profile("default", max_examples=150)
+hypothesis_settings.register_profile("slow", max_examples=10_000)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 def free_port() -> int:

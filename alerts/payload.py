@@ -5,6 +5,7 @@
 """
 
 import json
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -43,6 +44,21 @@ class PayloadIn:
 
 def _reject_constant(name):
     raise PayloadError(f"Invalid JSON: {name} is not allowed.")
+
+
+def _finite_float(text: str) -> float:
+    # 1e999 parses as infinity, which PostgreSQL's JSON types cannot hold.
+    value = float(text)
+    if not math.isfinite(value):
+        raise PayloadError(f"Invalid JSON: the number {text[:20]} is out of range.")
+    return value
+
+
+def _bounded_int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:  # more digits than Python converts (4,300)
+        raise PayloadError(f"Invalid JSON: an integer of {len(text)} digits is out of range.") from None
 
 
 def _check_strings(value, path="payload"):
@@ -106,7 +122,9 @@ def _timestamp(obj: dict, name: str, path: str, *, required=True) -> datetime | 
 def parse_payload(body: bytes) -> PayloadIn:
     """Validate an Alertmanager webhook body strictly; raise PayloadError with a reason."""
     try:
-        data = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
+        data = json.loads(
+            body.decode("utf-8"), parse_constant=_reject_constant, parse_float=_finite_float, parse_int=_bounded_int
+        )
     except UnicodeDecodeError:
         raise PayloadError("The body is not UTF-8.") from None
     except (json.JSONDecodeError, RecursionError) as exc:

@@ -7,6 +7,7 @@ from datetime import datetime
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from simple_history.utils import bulk_create_with_history
 
 from audit.actors import acting_as
 from notifications.services import email_enqueue
@@ -81,6 +82,14 @@ def timeline_record(*, incident, actor, text, kind=TimelineEntry.Kind.EVENT, occ
         author=actor,
         data=data or {},
     )
+
+
+def timeline_record_many(*, entries: list[TimelineEntry], actor, reason: str) -> list[TimelineEntry]:
+    """Many timeline entries at once (an alert storm): one INSERT for the rows and
+    one for their history, attributed to `actor` with `reason`."""
+    if not entries:
+        return []
+    return bulk_create_with_history(entries, TimelineEntry, default_user=actor, default_change_reason=reason)
 
 
 def _next_reference(year: int) -> str:

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from alerts.models import Alert
 from incidents.models import Incident, TimelineEntry
 from notifications.models import OutboxMessage
+from portal.testing import report_figures
 
 TOKEN = "test-token-0123456789abcdefghij"
 URL = "/api/alerts/alertmanager/"
@@ -336,15 +337,91 @@ valid_shaped = st.builds(
 )
 
 
-@hsettings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def _with_number(literal: str) -> str:
+    """A valid payload whose alert carries a raw JSON number literal (kept in the stored payload)."""
+    alert = make_alert("f00d")
+    alert["value"] = "__NUMBER__"
+    return json.dumps(make_payload(alert)).replace('"__NUMBER__"', literal)
+
+
+# Numbers json.dumps never writes: overflowing exponents (1e999 is infinity), 5,000-digit integers.
+number_literals = st.from_regex(r"\A-?[1-9][0-9]{0,20}(\.[0-9]{1,5})?([eE][+-]?[0-9]{1,4})?\Z") | st.integers(
+    min_value=1, max_value=6000
+).map(lambda digits: "9" * digits)
+
+
+@hsettings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     body=payload_like.map(json.dumps)
     | valid_shaped.map(json.dumps)
+    | number_literals.map(_with_number)
     | st.binary(max_size=200)
     | json_values.map(json.dumps)
 )
 def test_no_payload_makes_the_endpoint_answer_5xx(client, runbook, body):
+    # Examples: HYPOTHESIS_PROFILE=slow runs 10,000 (conftest.py); the default run fewer.
     response = post(client, body)
 
     assert response.status_code < 500, response.content
     assert response.status_code in (200, 400)
+
+
+@pytest.mark.parametrize(
+    ("literal", "message"),
+    [
+        ("1e999", "the number 1e999 is out of range"),
+        ("-1e400", "the number -1e400 is out of range"),
+        ("9" * 5000, "an integer of 5000 digits is out of range"),
+    ],
+)
+def test_numbers_the_database_cannot_store_are_refused_with_a_reason(client, runbook, literal, message):
+    response = post(client, _with_number(literal))
+
+    assert response.status_code == 400
+    assert message in response.json()["error"]
+    assert not Alert.objects.exists()
+
+
+def test_a_large_number_that_fits_is_stored_as_sent(client, runbook):
+    response = post(client, _with_number("1e308"))
+
+    assert response.status_code == 200
+    assert float(Alert.objects.get().payload["value"]) == 1e308
+
+
+def test_a_delivery_of_many_alerts_is_stored_in_a_fixed_number_of_queries(client, runbook):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def deliver(count, group):
+        alerts = [make_alert(f"{group}{n:015x}") for n in range(count)]
+        with CaptureQueriesContext(connection) as queries:
+            response = post(client, make_payload(*alerts, group_key=f"{{}}:{{alertname={group!r}}}"))
+        assert response.status_code == 200
+        assert response.json()["alerts"] == {"declared": 1, "added": count - 1}
+        return len(queries)
+
+    ten, thousand = deliver(10, "a"), deliver(1000, "b")
+
+    report_figures("webhook queries", alerts_10=ten, alerts_1000=thousand)
+    assert ten == thousand
+    big = Incident.objects.get(alert_group_key__contains="'b'")
+    assert big.alerts.count() == 1000
+    assert big.timeline.filter(kind=TimelineEntry.Kind.ALERT).count() == 1000
+    assert Alert.history.count() == 1010
+    assert TimelineEntry.history.filter(kind=TimelineEntry.Kind.ALERT).count() == 1010
+
+
+def test_resolving_many_alerts_at_once_updates_them_in_bulk(client, runbook):
+    alerts = [make_alert(f"{n:016x}") for n in range(50)]
+    post(client, make_payload(*alerts))
+    for alert in alerts:
+        alert["status"] = "resolved"
+        alert["endsAt"] = "2026-11-27T03:30:00Z"
+
+    response = post(client, make_payload(*alerts, status="resolved"))
+
+    assert response.json()["alerts"] == {"resolved": 50}
+    assert Alert.objects.filter(status=Alert.Status.RESOLVED).count() == 50
+    assert Alert.history.filter(history_type="~").count() == 50
+    assert post(client, make_payload(*alerts, status="resolved")).json()["alerts"] == {"duplicate": 50}
