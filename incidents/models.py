@@ -222,6 +222,23 @@ class CommunicationChannel(TimeStamped):
         return self.name
 
 
+class ReferenceCounter(models.Model):
+    """The last incident number given out in a year. Declarations take the next
+    one under this row's lock, so concurrent declarations never collide and the
+    numbers go on past 9,999 (INC-2026-10000)."""
+
+    year = models.PositiveSmallIntegerField(unique=True)
+    last_number = models.PositiveIntegerField(default=0)
+
+    history = history()
+
+    class Meta:
+        ordering = ["-year"]
+
+    def __str__(self):
+        return f"{self.year}: {self.last_number}"
+
+
 class IncidentQuerySet(models.QuerySet):
     def open(self):
         return self.filter(status__in=Incident.OPEN_STATUSES)

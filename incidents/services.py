@@ -19,6 +19,7 @@ from .models import (
     ChecklistItem,
     Incident,
     IncidentType,
+    ReferenceCounter,
     Role,
     RoleAssignment,
     RunbookStep,
@@ -92,15 +93,26 @@ def timeline_record_many(*, entries: list[TimelineEntry], actor, reason: str) ->
     return bulk_create_with_history(entries, TimelineEntry, default_user=actor, default_change_reason=reason)
 
 
+def _highest_number(year: int) -> int:
+    """The highest number among `year`'s references (numerically: INC-2026-10000 > INC-2026-9999)."""
+    references = Incident.objects.filter(reference__startswith=f"INC-{year}-").values_list("reference", flat=True)
+    return max((int(r.rsplit("-", 1)[1]) for r in references.iterator() if r.rsplit("-", 1)[1].isdigit()), default=0)
+
+
 def _next_reference(year: int) -> str:
-    last = (
-        Incident.objects.filter(reference__startswith=f"INC-{year}-")
-        .order_by("-reference")
-        .values_list("reference", flat=True)
-        .first()
-    )
-    number = int(last.rsplit("-", 1)[1]) + 1 if last else 1
-    return f"INC-{year}-{number:04d}"
+    """The next reference of `year`, from its counter row, locked until the declaration commits."""
+    counter = ReferenceCounter.objects.select_for_update().filter(year=year).first()
+    if counter is None:
+        # The year's first declaration (or the first since counters existed): start from what is there.
+        try:
+            with transaction.atomic():
+                ReferenceCounter.objects.create(year=year, last_number=_highest_number(year))
+        except IntegrityError:
+            pass  # a concurrent declaration created it; its lock orders us after it
+        counter = ReferenceCounter.objects.select_for_update().get(year=year)
+    counter.last_number += 1
+    counter.save(update_fields=["last_number"])
+    return f"INC-{year}-{counter.last_number:04d}"
 
 
 def _update_due(severity: Severity, since: datetime):
@@ -125,28 +137,20 @@ def incident_declare(
     responder, and turn the runbook into its checklist."""
     detected_at = detected_at or timezone.now()
     with transaction.atomic(), acting_as(actor, reason):
-        for attempt in range(5):
-            try:
-                with transaction.atomic():
-                    incident = Incident.objects.create(
-                        reference=_next_reference(detected_at.year),
-                        title=title,
-                        description=description,
-                        severity=severity,
-                        incident_type=incident_type,
-                        detection_source=detection_source,
-                        user_impact=user_impact,
-                        detected_at=detected_at,
-                        next_update_due_at=_update_due(severity, detected_at),
-                        declared_by=actor,
-                        initial_responder=actor if actor and actor.is_active else None,
-                        alert_group_key=alert_group_key,
-                    )
-                break
-            except IntegrityError:
-                # Two declarations raced for the same reference number: take the next one.
-                if attempt == 4:
-                    raise
+        incident = Incident.objects.create(
+            reference=_next_reference(detected_at.year),
+            title=title,
+            description=description,
+            severity=severity,
+            incident_type=incident_type,
+            detection_source=detection_source,
+            user_impact=user_impact,
+            detected_at=detected_at,
+            next_update_due_at=_update_due(severity, detected_at),
+            declared_by=actor,
+            initial_responder=actor if actor and actor.is_active else None,
+            alert_group_key=alert_group_key,
+        )
         if services:
             incident.services.set(services)
         _build_checklist(incident)

@@ -287,7 +287,8 @@ def test_concurrent_declarations_get_distinct_references(runbook):
     if connection.vendor != "postgresql":
         pytest.fail("Concurrency needs PostgreSQL (make test sets DATABASE_URL).")
     actor = get_user_model().objects.create_user("racer")
-    barrier = threading.Barrier(4)
+    clients = 20
+    barrier = threading.Barrier(clients)
     references, errors = [], []
 
     def race():
@@ -299,11 +300,45 @@ def test_concurrent_declarations_get_distinct_references(runbook):
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=race) for _ in range(4)]
+    threads = [threading.Thread(target=race) for _ in range(clients)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
 
     assert errors == []
-    assert sorted(references) == [f"INC-{timezone.now().year}-000{n}" for n in range(1, 5)]
+    assert sorted(references) == [f"INC-{timezone.now().year}-{n:04d}" for n in range(1, clients + 1)]
+
+
+def test_numbering_goes_on_past_9999_a_year(responder):
+    from incidents.models import ReferenceCounter
+
+    year = timezone.now().year
+    ReferenceCounter.objects.create(year=year, last_number=9998)
+
+    references = [declare(responder).reference for _ in range(3)]
+
+    assert references == [f"INC-{year}-9999", f"INC-{year}-10000", f"INC-{year}-10001"]
+
+
+def test_the_counter_starts_from_existing_references_numerically(responder):
+    """A database from before counters existed: INC-…-10000 sorts before INC-…-9999 as text."""
+    from incidents.models import ReferenceCounter
+
+    year = timezone.now().year
+    first = declare(responder)
+    second = declare(responder)
+    Incident.objects.filter(pk=first.pk).update(reference=f"INC-{year}-9999")  # test setup: an old database
+    Incident.objects.filter(pk=second.pk).update(reference=f"INC-{year}-10000")
+    ReferenceCounter.objects.all().delete()
+
+    assert declare(responder).reference == f"INC-{year}-10001"
+
+
+def test_each_year_has_its_own_numbers(responder):
+    last_year = timezone.now().year - 1
+    old = declare(responder, detected_at=datetime(last_year, 12, 31, 23, 0, tzinfo=UTC))
+    new = declare(responder)
+
+    assert old.reference == f"INC-{last_year}-0001"
+    assert new.reference == f"INC-{timezone.now().year}-0001"
