@@ -35,10 +35,10 @@ class DeliveryError(Exception):
 
 
 def render_email(name: str, context: dict) -> tuple[str, str, str]:
-    """Subject, text and HTML of `templates/emails/<name>_*`."""
+    """Subject, text and HTML of `templates/emails/<name>_*`; the subject and text unescaped (plain text)."""
     context = {"site_url": settings.SITE_URL, **context}
-    subject = " ".join(render_to_string(f"emails/{name}_subject.txt", context).split())
-    text = render_to_string(f"emails/{name}_body.txt", context)
+    subject = " ".join(render_to_string(f"emails/{name}_subject.txt", context, using="text").split())
+    text = render_to_string(f"emails/{name}_body.txt", context, using="text")
     html = render_to_string(f"emails/{name}_body.html", context)
     return subject, text, html
 

@@ -145,3 +145,21 @@ def test_slack_failure_leaves_the_message_pending_for_a_retry(responder, distrib
     assert message.status == OutboxMessage.Status.PENDING
     assert "500" in message.last_error
     assert message.next_attempt_at > message.created_at
+
+
+def test_every_email_subject_and_text_body_is_plain_text(responder, other_responder):
+    """Text parts were HTML-escaped in some emails (role assigned: "Binance&#x27;s")."""
+    from incidents.models import Role
+
+    other_responder.first_name = "Seán O'Brien <b>"
+    other_responder.save()
+    incident = declare(responder, level=3, title="Binance's <script> fees & gas")
+    services.role_assign(
+        incident=incident, role=Role.objects.get(slug="technical-lead"), user=other_responder, actor=responder
+    )
+
+    message = OutboxMessage.objects.get(key__startswith="role-assigned:")
+    assert message.subject == f"[{incident.reference}] You are Technical Lead: Binance's <script> fees & gas"
+    assert "Binance's <script> fees & gas" in message.body_text
+    assert "&#x27;" not in message.body_text + message.subject and "&lt;" not in message.body_text
+    assert "Binance&#x27;s &lt;script&gt; fees &amp; gas" in message.body_html
