@@ -83,10 +83,20 @@ def unsubscribe(request, token):
     )
 
 
+class PlainTextAtomFeed(Atom1Feed):
+    """Atom whose summaries are plain text: updates are written as text, and a
+    reader must show "<b>" as typed, not interpret it (Django marks them html)."""
+
+    def add_item_elements(self, handler, item):
+        super().add_item_elements(handler, {**item, "description": None})
+        if item["description"] is not None:
+            handler.addQuickElement("summary", item["description"], {"type": "text"})
+
+
 class StatusFeed(Feed):
     """Atom feed of customer-facing updates; each entry is one update."""
 
-    feed_type = Atom1Feed
+    feed_type = PlainTextAtomFeed
     description_template = None
 
     def title(self):

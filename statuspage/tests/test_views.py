@@ -206,3 +206,15 @@ def test_tampered_or_expired_links_are_refused(client, runbook, time_machine):
     time_machine.move_to(timezone.now() + timedelta(days=8))
     assert client.post(confirm_url).status_code == 404
     assert StatusSubscriber.objects.get().confirmed_at is None
+
+
+def test_feed_summaries_are_plain_text_so_readers_show_markup_as_typed(client, incident, responder):
+    services.status_update_post(
+        incident=incident, actor=responder, audience="customers", body="Fees <b>doubled</b> & rising"
+    )
+
+    [entry] = feed_entries(client.get("/status/feed/").content)
+    summary = entry.find(f"{ATOM}summary")
+
+    assert summary.get("type") == "text"
+    assert summary.text == "Fees <b>doubled</b> & rising"
