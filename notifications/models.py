@@ -21,6 +21,7 @@ class OutboxMessage(TimeStamped):
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
+        SENDING = "sending", "Being sent"
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
 
@@ -35,12 +36,18 @@ class OutboxMessage(TimeStamped):
     next_attempt_at = models.DateTimeField(default=timezone.now)
     last_error = models.TextField(blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    sending_since = models.DateTimeField(
+        null=True, blank=True, help_text="When the current attempt claimed it; set while it is being sent."
+    )
 
     history = history()
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["next_attempt_at"], condition=Q(status="pending"), name="outbox_pending_due")]
+        indexes = [
+            models.Index(fields=["next_attempt_at"], condition=Q(status="pending"), name="outbox_pending_due"),
+            models.Index(fields=["sending_since"], condition=Q(status="sending"), name="outbox_sending_since"),
+        ]
 
     def __str__(self):
         return f"{self.get_channel_display()}: {self.subject or self.key}"

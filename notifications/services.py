@@ -88,6 +88,8 @@ def _send_email(message: OutboxMessage) -> None:
         email.send()
     except OSError as exc:  # smtplib.SMTPException is an OSError
         raise DeliveryError(f"SMTP: {exc}") from exc
+    except (UnicodeError, ValueError) as exc:  # an address SMTP cannot encode (a@。.com)
+        raise DeliveryError(f"Address cannot be sent to: {exc}") from exc
 
 
 def _send_slack(message: OutboxMessage) -> None:
@@ -115,37 +117,94 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(minutes=min(2 ** (attempts - 1), 60))
 
 
-def outbox_deliver(*, message_id: int) -> str:
-    """Send one due message. Safe to run twice at once: the row lock lets one
-    sender through, and the other finds it locked or already sent."""
-    with transaction.atomic(), acting_as(system_user(), "Outbox delivery"):
-        now = timezone.now()
+def _claim(message_id: int, now) -> OutboxMessage | None:
+    """Mark a due message as being sent, in its own committed transaction, before
+    anything is handed to SMTP or Slack; None if it is not due, or another
+    worker has it."""
+    with transaction.atomic(), acting_as(system_user(), "Outbox delivery: sending"):
         message = (
             OutboxMessage.objects.select_for_update(skip_locked=True)
             .filter(pk=message_id, status=M.Status.PENDING, next_attempt_at__lte=now)
             .first()
         )
         if message is None:
-            logger.info("Outbox message %s is not due, sent or being sent elsewhere", message_id)
-            return "skipped"
+            return None
+        message.status = M.Status.SENDING
+        message.sending_since = now
         message.attempts += 1
-        try:
-            SENDERS[message.channel](message)
-        except DeliveryError as exc:
-            message.last_error = str(exc)[:2000]
-            if message.attempts >= settings.OUTBOX_MAX_ATTEMPTS:
-                message.status = M.Status.FAILED
-                logger.error("Outbox message %s failed for good: %s", message.pk, exc)
-            else:
-                message.next_attempt_at = now + backoff(message.attempts)
-                logger.warning("Outbox message %s failed, retrying at %s: %s", message.pk, message.next_attempt_at, exc)
-            message.save()
-            return "retry"
-        message.status = M.Status.SENT
-        message.sent_at = timezone.now()
-        message.last_error = ""
         message.save()
-        return "sent"
+        return message
+
+
+def _record(message: OutboxMessage, error: Exception | None) -> str:
+    """Record how the attempt went: sent, or failed (retried later, then failed for good)."""
+    with transaction.atomic(), acting_as(system_user(), "Outbox delivery"):
+        message = OutboxMessage.objects.select_for_update().get(pk=message.pk)
+        if message.status != M.Status.SENDING:
+            # The lease ran out and the sweep took it back while this attempt was slow.
+            logger.warning("Outbox message %s was taken back while being sent", message.pk)
+            return "skipped"
+        now = timezone.now()
+        message.sending_since = None
+        if error is None:
+            message.status = M.Status.SENT
+            message.sent_at = now
+            message.last_error = ""
+            message.save()
+            return "sent"
+        message.last_error = f"{type(error).__name__}: {error}"[:2000]
+        if message.attempts >= settings.OUTBOX_MAX_ATTEMPTS:
+            message.status = M.Status.FAILED
+            logger.error("Outbox message %s failed for good: %s", message.pk, message.last_error)
+        else:
+            message.status = M.Status.PENDING
+            message.next_attempt_at = now + backoff(message.attempts)
+            logger.warning(
+                "Outbox message %s failed, retrying at %s: %s", message.pk, message.next_attempt_at, message.last_error
+            )
+        message.save()
+        return "retry"
+
+
+def outbox_deliver(*, message_id: int) -> str:
+    """Send one due message.
+
+    Claimed (status "sending") and committed before the SMTP or Slack exchange,
+    recorded as sent after it, so two workers never both send it. A worker that
+    dies inside the exchange leaves it "sending"; once its lease has passed the
+    sweep sends it again (at-least-once, with the same X-Portal-Message header
+    for receivers to drop the copy). Any exception of this message is this
+    message's failure, retried with backoff, never the caller's.
+    """
+    message = _claim(message_id, timezone.now())
+    if message is None:
+        logger.info("Outbox message %s is not due, sent or being sent elsewhere", message_id)
+        return "skipped"
+    try:
+        SENDERS[message.channel](message)
+    except Exception as exc:  # noqa: BLE001 - a bad address (UnicodeError) or a bug must not jam the outbox
+        return _record(message, exc)
+    return _record(message, None)
+
+
+def outbox_release_stale(now) -> int:
+    """Take back messages left "sending" past their lease (their worker died mid-send) so they are sent again."""
+    cutoff = now - settings.OUTBOX_SENDING_LEASE
+    released = 0
+    with transaction.atomic(), acting_as(system_user(), "Outbox: sending interrupted, to be sent again"):
+        stale = OutboxMessage.objects.select_for_update(skip_locked=True).filter(
+            status=M.Status.SENDING, sending_since__lte=cutoff
+        )
+        for message in stale[:500]:
+            message.status = M.Status.PENDING
+            message.sending_since = None
+            message.next_attempt_at = now
+            message.last_error = "Interrupted while being sent; sent again (receivers may see it twice)."
+            message.save()
+            released += 1
+    if released:
+        logger.warning("Outbox: %s messages interrupted while being sent are sent again", released)
+    return released
 
 
 def outbox_due_ids(now, limit: int = 500) -> list[int]:
@@ -157,9 +216,19 @@ def outbox_due_ids(now, limit: int = 500) -> list[int]:
 
 
 def outbox_sweep(*, limit: int = 500) -> dict:
-    """Deliver every due message (one transaction each). Returns counts by outcome."""
+    """Deliver every due message, after taking back those whose sender died. Returns counts by outcome.
+
+    One message's trouble never stops the sweep: it is logged and the next one is sent."""
     counts: dict[str, int] = {}
-    for message_id in outbox_due_ids(timezone.now(), limit):
-        outcome = outbox_deliver(message_id=message_id)
+    now = timezone.now()
+    released = outbox_release_stale(now)
+    if released:
+        counts["released"] = released
+    for message_id in outbox_due_ids(now, limit):
+        try:
+            outcome = outbox_deliver(message_id=message_id)
+        except Exception:  # noqa: BLE001 - e.g. a database error on one row
+            logger.exception("Outbox message %s could not be delivered", message_id)
+            outcome = "error"
         counts[outcome] = counts.get(outcome, 0) + 1
     return counts

@@ -245,6 +245,8 @@ PORTAL_SYSTEM_USERNAME = "system"
 # Failed deliveries are retried with backoff this many times before the
 # message is marked failed and shown to staff (it is never deleted).
 OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=12)
+# A message still "being sent" this long after its attempt began lost its worker mid-send: send it again.
+OUTBOX_SENDING_LEASE = timedelta(seconds=env.int("OUTBOX_SENDING_LEASE_SECONDS", default=600))
 
 LOGGING = {
     "version": 1,

@@ -92,10 +92,10 @@ def test_slack_unset_is_a_retryable_failure_not_a_crash(db, settings):
 
 @pytest.mark.django_db(transaction=True)
 def test_broker_down_keeps_the_message_and_the_sweep_delivers_it(smtp_server):
-    with broker_at(f"redis://127.0.0.1:{free_port()}/0") as app:
+    with broker_at(f"redis://127.0.0.1:{free_port()}/0"):
         with transaction.atomic():
             message, _ = queue()  # its publish on commit fails quietly
-        assert publish(app.tasks["notifications.tasks.deliver_outbox_message"], message.pk) is False
+        assert publish("notifications.tasks.deliver_outbox_message", message.pk) is False
 
     message.refresh_from_db()
     assert message.status == M.Status.PENDING
@@ -128,3 +128,80 @@ def test_two_deliveries_at_once_send_once(smtp_server):
     assert sorted(outcomes) == ["sent", "skipped"]
     assert len(smtp_server.wait_for(1)) == 1
     assert M.objects.get().attempts == 1
+
+
+@pytest.mark.parametrize("address", ["a@。.com", "fan@" + "ü" * 60 + ".example"])
+def test_an_address_smtp_cannot_encode_fails_that_message_and_the_sweep_goes_on(db, smtp_server, settings, address):
+    settings.OUTBOX_MAX_ATTEMPTS = 2
+    bad, _ = queue(key="bad", recipients=[address])
+    good, _ = queue(key="good")
+
+    assert outbox.outbox_sweep() == {"retry": 1, "sent": 1}
+    bad.refresh_from_db()
+    assert bad.status == M.Status.PENDING and bad.attempts == 1
+    assert "Address cannot be sent to" in bad.last_error
+    assert [m["To"] for m in smtp_server.wait_for(1)] == ["ops@example.com"]
+
+    with time_machine.travel(timezone.now() + timedelta(minutes=5)):
+        outbox.outbox_sweep()
+    bad.refresh_from_db()
+    assert bad.status == M.Status.FAILED and bad.attempts == 2
+
+
+def test_any_exception_while_sending_is_the_message_failure_not_the_sweeps(db, smtp_server, monkeypatch):
+    first, _ = queue(key="first")
+    queue(key="second")
+    sent = []
+
+    def flaky(message):
+        if message.key == "first":
+            raise RuntimeError("template bug")
+        sent.append(message.key)
+
+    monkeypatch.setitem(outbox.SENDERS, M.Channel.EMAIL, flaky)
+
+    assert outbox.outbox_sweep() == {"retry": 1, "sent": 1}
+    first.refresh_from_db()
+    assert first.status == M.Status.PENDING and first.last_error == "RuntimeError: template bug"
+    assert sent == ["second"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_message_is_marked_sending_and_committed_before_the_exchange(monkeypatch):
+    from django.db import connections
+
+    message, _ = queue()
+    seen = []
+
+    def look(message):
+        # A second connection sees the claim: it was committed before the send began.
+        other = connections.create_connection("default")
+        try:
+            with other.cursor() as cursor:
+                cursor.execute("SELECT status FROM notifications_outboxmessage WHERE id = %s", [message.pk])
+                seen.append(cursor.fetchone()[0])
+        finally:
+            other.close()
+
+    monkeypatch.setitem(outbox.SENDERS, M.Channel.EMAIL, look)
+    outbox.outbox_deliver(message_id=message.pk)
+
+    assert seen == [M.Status.SENDING]
+    message.refresh_from_db()
+    assert message.status == M.Status.SENT and message.sending_since is None
+    reasons = list(message.history.order_by("history_id").values_list("status", "history_change_reason"))
+    assert reasons[-2:] == [("sending", "Outbox delivery: sending"), ("sent", "Outbox delivery")]
+
+
+def test_a_message_left_sending_by_a_dead_worker_is_sent_again_after_its_lease(db, smtp_server, settings):
+    settings.OUTBOX_SENDING_LEASE = timedelta(minutes=10)
+    message, _ = queue()
+    M.objects.filter(pk=message.pk).update(status=M.Status.SENDING, sending_since=timezone.now(), attempts=1)
+
+    assert outbox.outbox_sweep() == {}  # within the lease: perhaps still being sent
+    with time_machine.travel(timezone.now() + timedelta(minutes=11)):
+        assert outbox.outbox_sweep() == {"released": 1, "sent": 1}
+
+    message.refresh_from_db()
+    assert message.status == M.Status.SENT and message.attempts == 2
+    assert [m["X-Portal-Message"] for m in smtp_server.wait_for(1)] == ["k1"]
