@@ -1,9 +1,14 @@
-"""The admin for post-mortems: staff can inspect every row and its history;
-day-to-day work happens on the portal's pages, which go through the services."""
+"""The admin for post-mortems: staff can inspect every row and its history, and
+correct a post-mortem's owner, deliverables and participants or an action item's
+details, saved through the services; the deadlines, completion and status are
+changed only on the portal's pages. Nothing here is added or deleted."""
 
 from django.contrib import admin
-from simple_history.admin import SimpleHistoryAdmin
+from django.core.exceptions import PermissionDenied
 
+from incidents.admin import ReadOnlyAdmin, ServiceWrittenAdmin, nothing_saved
+
+from . import services
 from .models import ActionItem, Milestone, PostMortem, Reminder
 
 
@@ -12,41 +17,81 @@ class MilestoneInline(admin.TabularInline):
     extra = 0
     fields = ["kind", "due_at", "completed_at", "completed_by", "meeting_held_at"]
     readonly_fields = fields
-    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(PostMortem)
-class PostMortemAdmin(SimpleHistoryAdmin):
+class PostMortemAdmin(ServiceWrittenAdmin):
+    """Opened from the incident's page, or by itself when an incident that needs one is resolved."""
+
     list_display = ["incident", "owner", "clock_started_at", "completed_at"]
     list_select_related = ["incident", "owner"]
     search_fields = ["incident__reference", "incident__title"]
-    raw_id_fields = ["incident", "owner", "opened_by"]
+    readonly_fields = ["incident", "clock_started_at", "awaiting_resolution", "completed_at", "opened_by"]
+    raw_id_fields = ["owner"]
     filter_horizontal = ["participants", "contact_participants"]
     inlines = [MilestoneInline]
 
+    def has_add_permission(self, request):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            raise PermissionDenied
+        changed = set(form.changed_data)
+        fields = {name: form.cleaned_data[name] for name in changed & services.EDITABLE_FIELDS}
+        people = {name: form.cleaned_data[name] for name in changed & {"participants", "contact_participants"}}
+        if fields or people:
+            services.postmortem_update(postmortem=obj, actor=request.user, **people, **fields)
+
+    def save_related(self, request, form, formsets, change):
+        # The participants were saved by the service in save_model (not form.save_m2m); milestones are read-only.
+        nothing_saved(formsets)
+
 
 @admin.register(ActionItem)
-class ActionItemAdmin(SimpleHistoryAdmin):
+class ActionItemAdmin(ServiceWrittenAdmin):
+    """Added and moved between statuses on the post-mortem's page; its details can be corrected here."""
+
     list_display = ["title", "postmortem", "owner", "due_at", "status"]
     list_filter = ["status", "category"]
     list_select_related = ["postmortem__incident", "owner"]
-    raw_id_fields = ["postmortem", "owner", "closed_by"]
+    readonly_fields = ["postmortem", "status", "deferred_reason", "closed_at", "closed_by"]
+    raw_id_fields = ["owner"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            raise PermissionDenied
+        fields = {name: form.cleaned_data[name] for name in set(form.changed_data) & services.ACTION_ITEM_FIELDS}
+        if fields:
+            services.action_item_update(item=obj, actor=request.user, **fields)
+
+    def save_related(self, request, form, formsets, change):
+        nothing_saved(formsets)  # no related rows are edited here
 
 
 @admin.register(Reminder)
-class ReminderAdmin(SimpleHistoryAdmin):
+class ReminderAdmin(ReadOnlyAdmin):
     list_display = ["kind", "milestone", "action_item", "due_at", "status", "handled_at"]
     list_filter = ["kind", "status"]
     list_select_related = ["milestone__postmortem__incident", "action_item"]
-    raw_id_fields = ["milestone", "action_item", "outbox_message"]
-    readonly_fields = ["recipients", "handled_at", "outbox_message"]
 
 
 @admin.register(Milestone)
-class MilestoneAdmin(SimpleHistoryAdmin):
+class MilestoneAdmin(ReadOnlyAdmin):
     list_display = ["postmortem", "kind", "due_at", "completed_at", "completed_by"]
     list_filter = ["kind", ("completed_at", admin.EmptyFieldListFilter)]
     list_select_related = ["postmortem__incident", "completed_by"]
     search_fields = ["postmortem__incident__reference"]
-    raw_id_fields = ["postmortem", "completed_by"]
     date_hierarchy = "due_at"

@@ -10,7 +10,7 @@ from notifications.models import OutboxMessage
 from portal.testing import wait_until
 
 
-@pytest.mark.parametrize("app_label", ["incidents", "postmortems"])
+@pytest.mark.parametrize("app_label", ["notifications", "incidents", "alerts", "statuspage", "postmortems"])
 def test_every_model_has_history(app_label):
     models = [m for m in apps.get_app_config(app_label).get_models() if not m.__name__.startswith("Historical")]
     missing = [m.__name__ for m in models if m not in registered_models.values() or not hasattr(m, "history")]
@@ -102,7 +102,7 @@ def test_admin_cannot_delete_users_so_history_keeps_its_authors(client, portal_a
     assert type(portal_admin).objects.filter(pk=portal_admin.pk).exists()
 
 
-@pytest.mark.parametrize("app_label", ["incidents", "postmortems"])
+@pytest.mark.parametrize("app_label", ["notifications", "incidents", "alerts", "statuspage", "postmortems"])
 def test_every_model_has_an_admin_with_history(app_label):
     from django.contrib import admin
     from simple_history.admin import SimpleHistoryAdmin
@@ -119,6 +119,6 @@ def test_admin_pages_open_for_every_model(client, portal_admin, incident):
     portal_admin.save()
     client.force_login(portal_admin)
     for model in admin.site._registry:
-        if model._meta.app_label in {"incidents", "postmortems"}:
+        if model._meta.app_label in {"notifications", "incidents", "alerts", "statuspage", "postmortems"}:
             url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
             assert client.get(url).status_code == 200, url
