@@ -327,12 +327,18 @@ def _emergency_contacts(severity_levels) -> dict[int, list[Contact]]:
     return {level: contacts for level in levels}
 
 
-def _recipients(reminder: Reminder, holders, emergency) -> list[str]:
+def _owner(reminder: Reminder):
     target = reminder.target
-    postmortem = target.postmortem
-    owner = target.owner if isinstance(target, ActionItem) else postmortem.owner
+    return target.owner if isinstance(target, ActionItem) else target.postmortem.owner
+
+
+def _recipients(reminder: Reminder, holders, emergency) -> list[str]:
+    """The owner; for an escalation, or when nobody owns the post-mortem, also the
+    Incident Commander and the Technical Lead (a deadline with no owner is theirs)."""
+    postmortem = reminder.target.postmortem
+    owner = _owner(reminder)
     people = [owner]
-    if reminder.kind == R.ESCALATION:
+    if reminder.kind == R.ESCALATION or owner is None:
         incident_holders = holders.get(postmortem.incident_id, {})
         people += [incident_holders.get(ROLE_IC), incident_holders.get(ROLE_TL)]
     addresses = [p.email for p in people if p is not None and p.is_active and p.email]
@@ -391,7 +397,8 @@ def deadlines_claim_batch(*, now, batch_size: int) -> dict[str, int]:
             return counts
         incident_ids = {r.target.postmortem.incident_id for r in batch}
         escalations = [r for r in batch if r.kind == R.ESCALATION]
-        holders = active_role_holders(incident_ids, (ROLE_IC, ROLE_TL)) if escalations else {}
+        need_leads = escalations or any(_owner(r) is None for r in batch)
+        holders = active_role_holders(incident_ids, (ROLE_IC, ROLE_TL)) if need_leads else {}
         emergency = _emergency_contacts({r.target.postmortem.incident.severity.level for r in escalations})
         for reminder in batch:
             outcome = _handle(reminder, now, holders, emergency)

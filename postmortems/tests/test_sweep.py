@@ -220,3 +220,16 @@ def test_enforce_deadlines_command_runs_the_sweep_once_and_can_deliver(postmorte
     subjects = [m.subject for m in mail.outbox if "post-mortem" in m.subject]
     assert subjects == [f"[{postmortem.incident.reference}] Overdue: Initial post-mortem meeting"]
     assert OutboxMessage.objects.filter(status="pending").count() == 0
+
+
+def test_a_postmortem_nobody_owns_reminds_the_incident_commander_and_technical_lead(postmortem, responder):
+    services.postmortem_update(postmortem=postmortem, actor=responder, owner=None)
+    meeting = postmortem.milestones.get(kind="meeting")
+
+    sweep_at(meeting.due_at - LEADS["meeting"])
+    sweep_at(meeting.due_at)
+
+    leads = ["cora@example.com", "tom@example.com"]
+    assert sent(meeting) == {"before": leads, "overdue": leads}
+    message = meeting.reminders.get(kind="overdue").outbox_message
+    assert "Owner: nobody" in message.body_text
