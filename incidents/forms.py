@@ -8,7 +8,7 @@ from django.utils import timezone
 from portal.display import person_name
 
 from .models import Incident, IncidentType, Role, Service, Severity, StatusUpdate
-from .selectors import INCIDENT_SORTS, assignable_users
+from .selectors import assignable_users
 
 
 class DateTimeLocalInput(forms.DateTimeInput):
@@ -56,35 +56,6 @@ class IncidentDeclareForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}), required=False, label="Impact", help_text="Who is affected and how."
     )
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False)
-
-
-class IncidentFilterForm(forms.Form):
-    """The incident list's filters; every value lives in the query string."""
-
-    STATUS_CHOICES = [("", "Any status"), ("open", "Open (any phase)")] + list(Incident.Status.choices)
-
-    q = forms.CharField(required=False, label="Search", max_length=200)
-    status = forms.ChoiceField(choices=STATUS_CHOICES, required=False)
-    severity = SeverityChoiceField(queryset=Severity.objects.order_by("level"), required=False, empty_label="Any")
-    type = forms.ModelChoiceField(queryset=IncidentType.objects.all(), required=False, empty_label="Any")
-    service = forms.ModelChoiceField(queryset=Service.objects.order_by("name"), required=False, empty_label="Any")
-    detected_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="From")
-    detected_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="To")
-    sort = forms.ChoiceField(
-        choices=[(key, label) for key, (_, label) in INCIDENT_SORTS.items()], required=False, initial="newest"
-    )
-
-    def clean(self):
-        cleaned = super().clean()
-        start, end = cleaned.get("detected_from"), cleaned.get("detected_to")
-        if start and end and start > end:
-            self.add_error("detected_to", "The end date is before the start date.")
-        return cleaned
-
-    def valid_filters(self) -> dict:
-        """The filters that validated; a bad value is reported and left out, never fatal."""
-        self.is_valid()
-        return {name: value for name, value in self.cleaned_data.items() if name not in self.errors}
 
 
 class PrefixedIdsForm(forms.Form):

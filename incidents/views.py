@@ -1,6 +1,7 @@
 """The responders' pages. Reads go through `selectors`, writes through
 `services`; a refused write shows why and changes nothing."""
 
+import django_filters
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
@@ -14,10 +15,10 @@ from django.views.generic import DetailView, ListView, TemplateView
 from portal.display import person_name
 
 from . import history, panels, selectors, services
+from .filters import IncidentFilterSet
 from .forms import (
     ContactSearchForm,
     IncidentDeclareForm,
-    IncidentFilterForm,
     NoteForm,
     RoleAssignForm,
     SeverityChangeForm,
@@ -74,29 +75,33 @@ class DashboardView(ReadMixin, TemplateView):
         )
 
 
-class IncidentListView(ReadMixin, ListView):
+class FilteredListView(ListView):
+    """A list page filtered by `filterset_class` from the query string. A bad value
+    is shown on the page and left out, and a stale or hand-edited page number shows
+    the nearest page: a bookmark never gives an error page or an empty list."""
+
+    filterset_class: type[django_filters.FilterSet]
+
+    def get_queryset(self):
+        self.filterset = self.filterset_class(self.request.GET, queryset=super().get_queryset(), request=self.request)
+        return self.filterset.qs
+
+    def paginate_queryset(self, queryset, page_size):
+        paginator = self.get_paginator(queryset, page_size)
+        page = paginator.get_page(self.request.GET.get(self.page_kwarg))
+        return paginator, page, page.object_list, page.has_other_pages()
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(filterset=self.filterset, **kwargs)
+
+
+class IncidentListView(ReadMixin, FilteredListView):
     permission_required = "incidents.view_incident"
     template_name = "incidents/incident_list.html"
     context_object_name = "incidents"
     paginate_by = PAGE_SIZE
-
-    def get_queryset(self):
-        self.filter_form = IncidentFilterForm(self.request.GET or None)
-        filters = self.filter_form.valid_filters() if self.request.GET else {}
-        return selectors.incident_list(filters=filters)
-
-    def paginate_queryset(self, queryset, page_size):
-        # A stale or hand-edited page number shows the nearest page instead of a 404.
-        paginator = self.get_paginator(queryset, page_size)
-        page = paginator.get_page(self.request.GET.get("page"))
-        return paginator, page, page.object_list, page.has_other_pages()
-
-    def get_context_data(self, **kwargs):
-        return super().get_context_data(
-            filter_form=self.filter_form,
-            is_filtered=any(v for k, v in self.request.GET.items() if k not in ("page", "sort")),
-            **kwargs,
-        )
+    filterset_class = IncidentFilterSet
+    queryset = selectors.incident_list_queryset()
 
 
 @login_required

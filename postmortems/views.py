@@ -3,7 +3,6 @@ is a small POST view that calls a service. Every view needs a login and a
 permission: Viewers read, Responders write."""
 
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required, permission_required
 from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
 from django.core.exceptions import ValidationError
@@ -13,11 +12,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
-from django.views.generic import DetailView, ListView
+from django.views.generic import DetailView
 
 from incidents.models import Incident
+from incidents.views import FilteredListView
 
 from . import services
+from .filters import ActionItemFilterSet, PostMortemFilterSet
 from .forms import ActionItemForm, ActionItemStatusForm, MeetingForm, MilestoneForm, PostMortemForm
 from .models import ActionItem, Milestone, PostMortem, Reminder
 
@@ -31,39 +32,20 @@ def _postmortem_or_404(reference):
     return get_object_or_404(PostMortem.objects.select_related("incident"), incident__reference=reference)
 
 
-class PostMortemListView(LoginRequiredMixin, PermissionRequiredMixin, ListView):
-    """All post-mortems; filters: ?overdue=1, ?milestone=<kind> (still open), ?owner=<id>|me."""
+class PostMortemListView(LoginRequiredMixin, PermissionRequiredMixin, FilteredListView):
+    """All post-mortems, filtered by `PostMortemFilterSet`."""
 
     permission_required = "postmortems.view_postmortem"
     template_name = "postmortems/postmortem_list.html"
     context_object_name = "postmortems"
     paginate_by = 50
-
-    def get_queryset(self):
-        now = timezone.now()
-        queryset = PostMortem.objects.select_related("incident__severity", "owner").prefetch_related(
-            Prefetch("milestones", queryset=Milestone.objects.order_by("due_at"))
-        )
-        params = self.request.GET
-        if params.get("overdue"):
-            queryset = queryset.overdue(now)
-        if params.get("milestone") in Milestone.Kind.values:
-            queryset = queryset.with_open_milestone(params["milestone"])
-        owner = params.get("owner")
-        if owner == "me":
-            queryset = queryset.filter(owner=self.request.user)
-        elif owner and owner.isdigit():
-            queryset = queryset.filter(owner_id=int(owner))
-        return queryset
+    filterset_class = PostMortemFilterSet
+    queryset = PostMortem.objects.select_related("incident__severity", "owner").prefetch_related(
+        Prefetch("milestones", queryset=Milestone.objects.order_by("due_at"))
+    )
 
     def get_context_data(self, **kwargs):
-        return super().get_context_data(
-            now=timezone.now(),
-            milestone_kinds=Milestone.Kind.choices,
-            owners=get_user_model().objects.filter(owned_postmortems__isnull=False).distinct().order_by("username"),
-            filters=self.request.GET,
-            **kwargs,
-        )
+        return super().get_context_data(now=timezone.now(), milestone_kinds=Milestone.Kind.choices, **kwargs)
 
 
 class PostMortemDetailView(LoginRequiredMixin, PermissionRequiredMixin, DetailView):
@@ -100,7 +82,7 @@ class PostMortemDetailView(LoginRequiredMixin, PermissionRequiredMixin, DetailVi
         return super().get_context_data(
             now=timezone.now(),
             reminders=reminders,
-            action_form=ActionItemForm(),
+            action_form=ActionItemForm(auto_id="id_action_%s"),
             can_change=user.has_perm("postmortems.change_postmortem"),
             can_complete=user.has_perm("postmortems.change_milestone"),
             can_add_action=user.has_perm("postmortems.add_actionitem"),
@@ -208,27 +190,19 @@ def action_item_status(request, pk):
     return redirect(item.get_absolute_url())
 
 
-class ActionItemListView(LoginRequiredMixin, PermissionRequiredMixin, ListView):
-    """Every action item; ?view=mine (mine, open) or ?view=overdue."""
+class ActionItemListView(LoginRequiredMixin, PermissionRequiredMixin, FilteredListView):
+    """Every action item, filtered by `ActionItemFilterSet` (all, mine, overdue)."""
 
     permission_required = "postmortems.view_actionitem"
     template_name = "postmortems/actionitem_list.html"
     context_object_name = "items"
     paginate_by = 50
-
-    def get_queryset(self):
-        queryset = ActionItem.objects.select_related("postmortem__incident", "owner")
-        view = self.request.GET.get("view")
-        if view == "mine":
-            queryset = queryset.owned_by(self.request.user).open()
-        elif view == "overdue":
-            queryset = queryset.overdue(timezone.now())
-        return queryset.order_by("due_at", "id")
+    filterset_class = ActionItemFilterSet
+    queryset = ActionItem.objects.select_related("postmortem__incident", "owner").order_by("due_at", "id")
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(
             now=timezone.now(),
-            current_view=self.request.GET.get("view", "all"),
             can_change=self.request.user.has_perm("postmortems.change_actionitem"),
             **kwargs,
         )

@@ -5,30 +5,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from incidents.forms import IncidentDeclareForm, IncidentFilterForm, NoteForm, RoleAssignForm, SeverityChangeForm
+from incidents.forms import IncidentDeclareForm, NoteForm, RoleAssignForm, SeverityChangeForm
 from incidents.models import IncidentType, Severity
 
 pytestmark = pytest.mark.django_db
-
-
-def test_filter_form_keeps_the_valid_filters_and_reports_the_bad_one(runbook):
-    form = IncidentFilterForm({"q": "gas", "status": "open", "detected_from": "someday"})
-    assert form.valid_filters() == {
-        "q": "gas",
-        "status": "open",
-        "severity": None,
-        "type": None,
-        "service": None,
-        "detected_to": None,
-        "sort": "",
-    }
-    assert form.errors["detected_from"] == ["Enter a valid date."]
-
-
-def test_filter_form_refuses_a_reversed_date_range(runbook):
-    form = IncidentFilterForm({"detected_from": "2026-03-02", "detected_to": "2026-03-01"})
-    filters = form.valid_filters()
-    assert "detected_to" not in filters and filters["detected_from"].isoformat() == "2026-03-02"
 
 
 def test_declare_form_requires_what_the_runbook_asks_for(runbook):

@@ -138,43 +138,6 @@ def test_a_responder_adds_and_defers_an_action_item(client, responder, postmorte
     assert (item.status, item.closed_by) == ("deferred", responder)
 
 
-def test_action_views_mine_and_overdue(client, responder, postmortem, commander):
-    mine = action_item(postmortem, responder, title="Mine and later")
-    late = action_item(postmortem, commander, title="Theirs and late")
-    ActionItem.objects.filter(pk=late.pk).update(due_at=timezone.now() - timedelta(hours=1))  # test setup only
-    client.force_login(responder)
-
-    def titles(view):
-        return [i.title for i in client.get(reverse("postmortems:actions") + f"?view={view}").context["items"]]
-
-    assert titles("all") == ["Theirs and late", "Mine and later"]
-    assert titles("mine") == [mine.title]
-    assert titles("overdue") == [late.title]
-
-
-def test_list_filters_overdue_milestone_and_owner(client, responder, postmortem, commander):
-    client.force_login(responder)
-    [other] = postmortems_via_service(1, responder)
-    Milestone.objects.filter(postmortem=other, kind="meeting").update(due_at=timezone.now() - timedelta(minutes=1))
-    from postmortems import services
-
-    services.postmortem_complete_milestone(
-        milestone=postmortem.milestones.get(kind="meeting"),
-        actor=commander,
-        meeting_held_at=timezone.now(),
-        attendees=[commander],
-    )
-
-    def listed(query):
-        return [p.pk for p in client.get(reverse("postmortems:list") + query).context["postmortems"]]
-
-    assert listed("?overdue=1") == [other.pk]
-    assert listed("?milestone=meeting") == [other.pk]
-    assert sorted(listed("?milestone=analysis")) == sorted([postmortem.pk, other.pk])
-    assert listed(f"?owner={commander.pk}") == [postmortem.pk]
-    assert listed("?owner=me") == [other.pk]
-
-
 def test_markdown_is_rendered_without_scripts(client, viewer, postmortem, commander):
     from postmortems import services
 

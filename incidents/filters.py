@@ -1,0 +1,105 @@
+"""The incident list's filters, as one FilterSet that the page, a CSV export and
+an API can share. Every value lives in the query string, so a filtered view is a
+bookmark; a value that does not validate is reported on the form and left out,
+and the other filters still apply."""
+
+import django_filters
+from django import forms
+from django.db.models import Q
+
+from . import selectors
+from .models import Incident, IncidentType, Service, Severity
+
+# ?sort= value: (ordering, label). A tie-break on -id keeps paging stable.
+INCIDENT_SORTS = {
+    "newest": ("-detected_at", "Newest first"),
+    "oldest": ("detected_at", "Oldest first"),
+    "severity": ("severity__level", "Most severe first"),
+    "reference": ("reference", "Reference"),
+    "status": ("status", "Status"),
+    "title": ("title", "Title"),
+}
+DEFAULT_SORT = "newest"
+
+
+def _sorted(queryset, sort):
+    return queryset.order_by(INCIDENT_SORTS[sort][0], "-id")
+
+
+class IncidentFilterForm(forms.Form):
+    """The FilterSet's form: the checks that span fields."""
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("detected_from"), cleaned.get("detected_to")
+        if start and end and start > end:
+            self.add_error("detected_to", "The end date is before the start date.")
+        return cleaned
+
+
+class IncidentFilterSet(django_filters.FilterSet):
+    """Filters only with the fields that validated: django-filter filters with the
+    form's cleaned_data, from which Django drops every field that has an error."""
+
+    q = django_filters.CharFilter(label="Search", max_length=200, method="search")
+    status = django_filters.ChoiceFilter(
+        choices=[("open", "Open (any phase)"), *Incident.Status.choices],
+        empty_label="Any status",
+        label="Status",
+        method="filter_status",
+    )
+    severity = django_filters.ModelChoiceFilter(
+        queryset=Severity.objects.order_by("level"), empty_label="Any", label="Severity"
+    )
+    type = django_filters.ModelChoiceFilter(
+        field_name="incident_type", queryset=IncidentType.objects.all(), empty_label="Any", label="Type"
+    )
+    # An incident has each service once, so this join cannot duplicate rows.
+    service = django_filters.ModelChoiceFilter(
+        field_name="services", queryset=Service.objects.order_by("name"), empty_label="Any", label="Service"
+    )
+    detected_from = django_filters.DateFilter(
+        field_name="detected_at",
+        lookup_expr="date__gte",
+        label="From",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    detected_to = django_filters.DateFilter(
+        field_name="detected_at",
+        lookup_expr="date__lte",
+        label="To",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    sort = django_filters.ChoiceFilter(
+        choices=[(key, label) for key, (_, label) in INCIDENT_SORTS.items()],
+        empty_label=None,
+        label="Sort",
+        method="sort_by",
+    )
+
+    class Meta:
+        model = Incident
+        fields = []
+        form = IncidentFilterForm
+
+    def __init__(self, data=None, queryset=None, **kwargs):
+        if queryset is None:
+            queryset = selectors.incident_list_queryset()
+        # Sorted before filtering, so the default order holds when ?sort= is absent or invalid.
+        super().__init__(data, _sorted(queryset, DEFAULT_SORT), **kwargs)
+
+    @property
+    def is_filtered(self) -> bool:
+        """Whether any filter other than the order was asked for (valid or not)."""
+        return any(self.data.get(name) for name in self.filters if name != "sort")
+
+    def search(self, queryset, name, value):
+        return queryset.filter(
+            Q(reference__icontains=value) | Q(title__icontains=value) | Q(description__icontains=value)
+        )
+
+    def filter_status(self, queryset, name, value):
+        return queryset.open() if value == "open" else queryset.filter(status=value)
+
+    def sort_by(self, queryset, name, value):
+        return _sorted(queryset, value)

@@ -1,0 +1,193 @@
+"""PostMortemFilterSet and ActionItemFilterSet: each filter on rows made through the
+services, "me" from the request, and what a bad value does (reported, left out,
+the rest still applied), on their own and on the list pages."""
+
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.http import QueryDict
+from django.test import RequestFactory
+from django.urls import reverse
+from django.utils import timezone
+
+from postmortems import services
+from postmortems.filters import ActionItemFilterSet, PostMortemFilterSet
+from postmortems.tests.factories import action_item, postmortems_via_service
+
+pytestmark = pytest.mark.django_db
+
+
+def request_by(user):
+    request = RequestFactory().get("/")
+    request.user = user
+    return request
+
+
+def filtered(filterset_class, query, user=None):
+    filterset = filterset_class(QueryDict(query), request=request_by(user) if user else None)
+    return filterset, list(filterset.qs)
+
+
+# --- post-mortems --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def three(postmortem, responder, commander):
+    """pm: Cora's, resolved now. late: Rita's, its meeting overdue. met: Rita's, resolved as
+    long ago but its meeting held."""
+    two_days_ago = timezone.now() - timedelta(days=2)
+    [late] = postmortems_via_service(1, responder, resolved_at=two_days_ago, prefix="L")
+    [met] = postmortems_via_service(1, responder, resolved_at=two_days_ago, prefix="M")
+    services.postmortem_complete_milestone(
+        milestone=met.milestones.get(kind="meeting"),
+        actor=responder,
+        meeting_held_at=two_days_ago + timedelta(hours=1),
+        attendees=[commander],
+    )
+    return {"pm": postmortem, "late": late, "met": met}
+
+
+def names(rows, named):
+    by_pk = {p.pk: name for name, p in named.items()}
+    return sorted(by_pk[p.pk] for p in rows)
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("", ["late", "met", "pm"]),
+        ("overdue=1", ["late"]),
+        ("milestone=meeting", ["late", "pm"]),
+        ("milestone=analysis", ["late", "met", "pm"]),
+        ("owner=me", ["late", "met"]),
+        ("owner=me&overdue=1", ["late"]),
+        ("owner=me&milestone=meeting", ["late"]),
+    ],
+)
+def test_postmortem_filters(three, responder, query, expected):
+    filterset, rows = filtered(PostMortemFilterSet, query, user=responder)
+    assert filterset.errors == {}
+    assert names(rows, three) == expected
+
+
+def test_owner_by_id(three, commander, responder):
+    assert names(filtered(PostMortemFilterSet, f"owner={commander.pk}")[1], three) == ["pm"]
+    assert names(filtered(PostMortemFilterSet, f"owner={responder.pk}")[1], three) == ["late", "met"]
+
+
+def test_owner_choices_are_the_owners_by_name_after_me(three):
+    choices = [label for _, label in PostMortemFilterSet().form.fields["owner"].choices]
+    assert choices == ["Anyone", "Me", "Cora Commander", "Rita Responder"]
+
+
+def test_me_without_a_request_matches_nobody(three):
+    assert filtered(PostMortemFilterSet, "owner=me")[1] == []
+
+
+@pytest.mark.parametrize(
+    ("query", "error_field", "expected"),
+    [
+        ("owner=notanumber&milestone=meeting", "owner", ["late", "pm"]),
+        ("owner=999999&overdue=1", "owner", ["late"]),
+        ("owner={viewer}&milestone=meeting", "owner", ["late", "pm"]),  # someone who owns no post-mortem
+        ("milestone=bogus&owner=me", "milestone", ["late", "met"]),
+    ],
+)
+def test_a_bad_postmortem_filter_is_reported_and_the_others_still_apply(
+    three, responder, viewer, query, error_field, expected
+):
+    filterset, rows = filtered(PostMortemFilterSet, query.format(viewer=viewer.pk), user=responder)
+    assert list(filterset.errors) == [error_field]
+    assert "Select a valid choice." in filterset.errors[error_field][0]
+    assert names(rows, three) == expected
+
+
+# --- action items --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def items(postmortem, responder, commander):
+    """Rita's, due in three days; Cora's, due in an hour; Rita's, due soonest but done."""
+    mine = action_item(postmortem, responder, title="Mine and later")
+    theirs = action_item(postmortem, commander, title="Theirs and soon", due_in=timedelta(hours=1))
+    done = action_item(postmortem, responder, title="Mine and done", due_in=timedelta(minutes=30))
+    services.action_item_set_status(item=done, actor=responder, status="done")
+    return {"mine": mine, "theirs": theirs, "done": done}
+
+
+@pytest.mark.parametrize(
+    ("query", "expected", "current"),
+    [
+        ("", ["done", "theirs", "mine"], "all"),
+        ("view=all", ["done", "theirs", "mine"], "all"),
+        ("view=mine", ["mine"], "mine"),  # mine and still open
+        ("view=overdue", ["theirs"], "overdue"),  # open and past due: done is not
+        ("view=bogus", ["done", "theirs", "mine"], "all"),
+    ],
+)
+def test_action_item_views(items, responder, query, expected, current):
+    with time_machine.travel(timezone.now() + timedelta(hours=2)):
+        filterset, rows = filtered(ActionItemFilterSet, query, user=responder)
+    by_pk = {item.pk: name for name, item in items.items()}
+    assert [by_pk[item.pk] for item in rows] == expected
+    assert filterset.current_view == current
+    assert list(filterset.errors) == (["view"] if "bogus" in query else [])
+
+
+def test_mine_without_a_request_matches_nothing(items):
+    assert filtered(ActionItemFilterSet, "view=mine")[1] == []
+    assert ActionItemFilterSet().current_view == "all"
+
+
+# --- on the pages --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def rclient(client, responder):
+    client.force_login(responder)
+    return client
+
+
+def test_postmortem_list_shows_a_bad_filter_and_applies_the_rest(rclient, three):
+    response = rclient.get(reverse("postmortems:list"), {"owner": "notanumber", "milestone": "meeting"})
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "Select a valid choice." in body
+    assert names(response.context["postmortems"], three) == ["late", "pm"]
+    assert '<option value="meeting" selected>' in body
+
+
+def test_postmortem_list_with_a_bad_page_shows_the_nearest_page_filtered(rclient, three):
+    for page in ["abc", "0", "9999"]:
+        response = rclient.get(reverse("postmortems:list"), {"page": page, "overdue": "1"})
+        assert response.status_code == 200
+        assert names(response.context["postmortems"], three) == ["late"]
+        assert 'name="overdue" value="1" id="id_overdue" checked' in response.content.decode()
+
+
+def test_action_item_list_shows_a_bad_view_and_lists_all(rclient, items):
+    response = rclient.get(reverse("postmortems:actions"), {"view": "bogus", "page": "abc"})
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "Select a valid choice. bogus is not one of the available choices." in body
+    assert len(response.context["items"]) == 3
+    assert '<a href="/postmortems/actions/" aria-current="page">All</a>' in body
+
+
+def test_postmortem_list_pages_keep_the_filters(rclient, responder):
+    postmortems_via_service(51, responder, prefix="P")
+    response = rclient.get(reverse("postmortems:list"), {"owner": "me", "milestone": "analysis"})
+    assert len(response.context["postmortems"]) == 50
+    assert "?owner=me&amp;milestone=analysis&amp;page=2" in response.content.decode()
+    page2 = rclient.get(reverse("postmortems:list"), {"owner": "me", "milestone": "analysis", "page": "2"})
+    assert len(page2.context["postmortems"]) == 1
+    assert "?owner=me&amp;milestone=analysis&amp;page=1" in page2.content.decode()
+
+
+def test_action_item_list_pages_keep_the_view(rclient, postmortem, responder):
+    for i in range(51):
+        action_item(postmortem, responder, title=f"Item {i}")
+    response = rclient.get(reverse("postmortems:actions"), {"view": "mine"})
+    assert len(response.context["items"]) == 50
+    assert "?view=mine&amp;page=2" in response.content.decode()
