@@ -1,11 +1,11 @@
 """An incident's audit trail in one list: the incident's own changes and those
-of its roles, checklist and status updates (rendered by `audit.history`)."""
+of its roles, checklist, notes and status updates (rendered by `audit.history`)."""
 
 from django.contrib.auth import get_user_model
 
 from audit.history import FieldChange, HistoryEntry, newest_first, readable_history
 
-from .models import ChecklistItem, Incident, Role, RoleAssignment, StatusUpdate
+from .models import ChecklistItem, Incident, Role, RoleAssignment, StatusUpdate, TimelineEntry
 
 # A child row's creation need not repeat which incident it belongs to.
 CHILD = {"hidden_on_create": ("incident",)}
@@ -31,7 +31,10 @@ def _collapse_checklist_creation(entries: list[HistoryEntry]) -> list[HistoryEnt
 
 
 def incident_history(incident: Incident) -> list[HistoryEntry]:
-    """The incident's own changes and those of its roles, checklist and status updates, newest first."""
+    """The incident's own changes and those of its roles, checklist, notes and status updates, newest first.
+
+    Of the timeline, the notes people wrote: the other entries are the portal's
+    own account of changes listed here already."""
     user_model = get_user_model()
     entries = readable_history(
         Incident,
@@ -56,6 +59,15 @@ def incident_history(incident: Incident) -> list[HistoryEntry]:
         StatusUpdate,
         StatusUpdate.history.filter(incident_id=incident.pk).select_related("history_user"),
         label=lambda r, _: StatusUpdate.Audience(r.audience).label if r.audience in StatusUpdate.Audience else "",
+        **CHILD,
+    )
+    entries += readable_history(
+        TimelineEntry,
+        TimelineEntry.history.filter(incident_id=incident.pk, kind=TimelineEntry.Kind.NOTE).select_related(
+            "history_user"
+        ),
+        label=lambda r, _: "Note",
+        subject="Timeline note",
         **CHILD,
     )
     return newest_first(entries)

@@ -183,7 +183,7 @@ def incident_transition(*, incident: Incident, action: str, actor, note: str = "
         raise TransitionNotAllowed(f"Unknown action “{action}”.")
     sources, target, stamp = TRANSITIONS[action]
     note = note.strip()
-    with transaction.atomic(), acting_as(actor, f"Incident: {action}"):
+    with transaction.atomic(), acting_as(actor, f"Incident: {action}: {note}" if note else f"Incident: {action}"):
         incident = Incident.objects.select_for_update().select_related("severity").get(pk=incident.pk)
         if incident.status not in sources:
             raise TransitionNotAllowed(f"Cannot {action} an incident that is {incident.get_status_display().lower()}.")
@@ -231,7 +231,7 @@ def incident_change_severity(*, incident: Incident, severity: Severity, actor, r
     reason = reason.strip()
     if not reason:
         raise ValidationError("A severity change needs a reason.")
-    with transaction.atomic(), acting_as(actor, "Severity changed"):
+    with transaction.atomic(), acting_as(actor, f"Severity changed: {reason}"):
         incident = Incident.objects.select_for_update().select_related("severity").get(pk=incident.pk)
         old = incident.severity
         if old.pk == severity.pk:
@@ -266,7 +266,7 @@ def incident_update_details(*, incident: Incident, actor, **fields) -> Incident:
 
 def role_assign(*, incident: Incident, role: Role, user, actor, note: str = "") -> RoleAssignment:
     """Give `role` to `user`, handing it off from its current holder if there is one."""
-    with transaction.atomic(), acting_as(actor, f"{role} assigned"):
+    with transaction.atomic(), acting_as(actor, f"{role} assigned: {note}" if note else f"{role} assigned"):
         now = timezone.now()
         current = (
             RoleAssignment.objects.select_for_update()

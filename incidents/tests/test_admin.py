@@ -218,7 +218,7 @@ def test_severity_change_action_writes_the_reason_on_the_timeline(admin_client, 
     entry = incident.timeline.order_by("-id").first()
     assert entry.text == "Severity changed from Sev1 to Sev2: Only one desk affected"
     assert entry.author == portal_admin
-    assert incident.history.first().history_change_reason == "Severity changed"
+    assert incident.history.first().history_change_reason == "Severity changed: Only one desk affected"
 
 
 def test_severity_change_without_a_reason_is_refused(admin_client, incident):

@@ -179,7 +179,7 @@ def test_severity_change_needs_a_reason_and_lands_on_the_timeline(incident, resp
     assert incident.severity == sev2
     assert incident.timeline.filter(text="Severity changed from Sev1 to Sev2: Only some pairs affected").exists()
     assert incident.next_update_due_at == incident.detected_at + timedelta(hours=1)
-    assert incident.history.first().history_change_reason == "Severity changed"
+    assert incident.history.first().history_change_reason == "Severity changed: Only some pairs affected"
 
 
 def test_role_hand_off_keeps_the_previous_holder(incident, responder, other_responder):
@@ -342,3 +342,12 @@ def test_each_year_has_its_own_numbers(responder):
 
     assert old.reference == f"INC-{last_year}-0001"
     assert new.reference == f"INC-{timezone.now().year}-0001"
+
+
+def test_history_rows_carry_the_reason_the_person_typed(incident, responder):
+    services.incident_transition(incident=incident, action="acknowledge", actor=responder)
+    services.incident_transition(incident=incident, action="resolve", actor=responder, note="Fill rate back to 99%")
+
+    reasons = list(incident.history.order_by("history_id").values_list("history_change_reason", flat=True))
+
+    assert reasons[-2:] == ["Incident: acknowledge", "Incident: resolve: Fill rate back to 99%"]

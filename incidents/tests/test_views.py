@@ -672,7 +672,7 @@ def test_incident_history_shows_readable_field_changes_with_user_and_reason(
     assert ack.user == other_responder
     status = next(c for c in ack.changes if c.label == "Status")
     assert (status.old, status.new) == ("Detected", "Initial response")
-    severity = next(e for e in entries if e.reason == "Severity changed")
+    severity = next(e for e in entries if e.reason.startswith("Severity changed: "))
     assert [(c.old, c.new) for c in severity.changes if c.label == "Severity"] == [("Sev1 – Critical", "Sev2 – High")]
     assert any(e.subject == "Role assignment" and e.label == "Incident Commander: Tom Tech" for e in entries)
     ticked = next(e for e in entries if e.reason == "Checklist item ticked")

@@ -1,0 +1,30 @@
+"""An incident's history page lists every change, notes included, with the reason typed."""
+
+from incidents import services
+from incidents.history import incident_history
+
+
+def test_notes_are_in_the_incident_history_with_their_author(incident, responder, other_responder):
+    services.timeline_add_note(incident=incident, actor=other_responder, text="Pod 3 crash-looping since 09:12")
+
+    [entry] = [e for e in incident_history(incident) if e.subject == "Timeline note"]
+
+    assert entry.user == other_responder
+    assert entry.action == "created"
+    assert entry.reason == "Timeline note added"
+    assert any(change.new == "Pod 3 crash-looping since 09:12" for change in entry.changes)
+
+
+def test_a_severity_change_shows_the_reason_typed(incident, responder):
+    from incidents.models import Severity
+
+    services.incident_change_severity(
+        incident=incident, severity=Severity.objects.get(level=2), actor=responder, reason="One desk only"
+    )
+
+    changes = [e for e in incident_history(incident) if e.subject == "Incident" and e.action == "changed"]
+    [entry] = [e for e in changes if any(c.label == "Severity" for c in e.changes)]
+    assert entry.reason == "Severity changed: One desk only"
+    assert [(c.label, c.old, c.new) for c in entry.changes if c.label == "Severity"] == [
+        ("Severity", "Sev1 – Critical", "Sev2 – High")
+    ]
