@@ -8,14 +8,32 @@ with the time it falls due, so the deadline sweep is an indexed query for due
 rows and "this reminder was sent" is a row in the database, never inferred.
 """
 
+from datetime import UTC, datetime, timedelta
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
+from django.utils import timezone
 
 from audit.models import TimeStamped, history
 from incidents.models import Contact, Incident
 from notifications.models import OutboxMessage
+
+EARLIEST_DUE = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST_DUE_AHEAD = timedelta(days=366 * 10)
+
+
+def validate_due_at(value) -> None:
+    """A due time a person could mean: from 2000 to ten years ahead. The calendar's
+    ends (0001-01-01, 9999-12-31) would overflow the reminder arithmetic."""
+    if value is None:
+        return
+    if value < EARLIEST_DUE:
+        raise ValidationError("A due date before 2000 cannot be right.", code="too_early")
+    if value > timezone.now() + LATEST_DUE_AHEAD:
+        raise ValidationError("A due date more than ten years ahead cannot be right.", code="too_late")
 
 
 class PostMortemQuerySet(models.QuerySet):
@@ -221,7 +239,7 @@ class ActionItem(TimeStamped):
     category = models.CharField(max_length=20, choices=Category.choices, default=Category.PREVENTIVE)
     description = models.TextField(blank=True, help_text="Markdown.")
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="action_items")
-    due_at = models.DateTimeField("due")
+    due_at = models.DateTimeField("due", validators=[validate_due_at])
     implementation_timeline = models.TextField(blank=True, help_text="Markdown: the steps and when.")
     success_metric = models.TextField(blank=True, help_text="How we will know it worked.")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN)

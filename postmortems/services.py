@@ -15,7 +15,7 @@ from incidents.models import Contact, Incident, Role, Severity
 from incidents.selectors import active_role_holders
 
 from . import emails
-from .models import ActionItem, Milestone, PostMortem, Reminder
+from .models import ActionItem, Milestone, PostMortem, Reminder, validate_due_at
 
 logger = logging.getLogger(__name__)
 
@@ -249,6 +249,7 @@ def action_item_create(
     title = title.strip()
     if not title:
         raise ValidationError("An action item needs a title.")
+    validate_due_at(due_at)
     with transaction.atomic(), acting_as(actor, "Action item added"):
         item = ActionItem.objects.create(
             postmortem=postmortem,
@@ -280,6 +281,8 @@ def action_item_update(*, item: ActionItem, actor, **fields) -> ActionItem:
     unknown = set(fields) - ACTION_ITEM_FIELDS
     if unknown:
         raise ValueError(f"Not editable here: {sorted(unknown)}")
+    if "due_at" in fields:
+        validate_due_at(fields["due_at"])
     with transaction.atomic(), acting_as(actor, "Action item edited"):
         item = ActionItem.objects.select_for_update().get(pk=item.pk)
         for name, value in fields.items():

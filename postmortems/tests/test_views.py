@@ -288,3 +288,48 @@ def test_panel_queries_do_not_grow_with_overdue_rows(responder, incident):
     fifty = measure()
     report_figures("queries post-mortem panels", overdue_5=five, overdue_50=fifty)
     assert five == fifty
+
+
+@pytest.mark.parametrize(
+    ("due", "message"),
+    [
+        ("9999-12-31T23:59", "more than ten years ahead"),
+        ("0001-01-01T00:00", "before 2000"),
+        ("1999-12-31T23:59", "before 2000"),
+    ],
+)
+def test_due_dates_at_the_calendars_ends_are_refused_with_a_message(
+    client, responder, postmortem, commander, due, message
+):
+    client.force_login(responder)
+    fields = {"title": "Rotate keys", "category": "preventive", "owner": commander.pk, "due_at": due}
+
+    created = client.post(reverse("postmortems:action_create", args=[postmortem.incident.reference]), fields)
+
+    assert created.status_code == 200 and message in created.content.decode()
+    assert f'value="{due}"' in created.content.decode()  # what was typed is kept
+    assert not ActionItem.objects.filter(title="Rotate keys").exists()
+
+    item = action_item(postmortem, commander, title="Existing")
+    edited = client.post(reverse("postmortems:action_edit", args=[item.pk]), {**fields, "title": "Existing"})
+    assert edited.status_code == 200 and message in edited.content.decode()
+    item.refresh_from_db()
+    assert item.due_at.year not in (1, 1999, 9999)
+
+
+def test_the_service_refuses_an_absurd_due_date_too(postmortem, commander):
+    from datetime import UTC, datetime
+
+    from django.core.exceptions import ValidationError
+
+    from postmortems import services
+
+    with pytest.raises(ValidationError):
+        services.action_item_create(
+            postmortem=postmortem,
+            actor=commander,
+            title="x",
+            owner=commander,
+            due_at=datetime(9999, 12, 31, 23, 59, tzinfo=UTC),
+        )
+    assert not ActionItem.objects.filter(title="x").exists()
