@@ -2,8 +2,8 @@
 
 Every variable is documented in `.env.example`. With no configuration at all the
 portal runs in development mode on SQLite and Celery's filesystem broker under
-`var/`; production sets DEBUG=false and points DATABASE_URL and CELERY_BROKER_URL
-at PostgreSQL and Redis.
+`var/`; production sets DEBUG=false and must point DATABASE_URL, CELERY_BROKER_URL
+and EMAIL_URL at PostgreSQL, Redis and an SMTP server (start-up stops otherwise).
 """
 
 import secrets
@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -43,6 +44,18 @@ else:
     ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[])
     if not ALLOWED_HOSTS:
         raise ImproperlyConfigured("ALLOWED_HOSTS must list the portal's host names when DEBUG is false.")
+    # The embedded defaults (SQLite, the filesystem broker, console mail) are for a laptop: in production
+    # they would lose data or emails without a word, so start-up stops instead.
+    for _name, _example, _fallback in (
+        ("DATABASE_URL", "postgres://user:pass@host:5432/portal", "an SQLite file"),
+        ("CELERY_BROKER_URL", "redis://host:6379/0", "the filesystem broker"),
+        ("EMAIL_URL", "smtp+tls://user:pass@host:587", "printing emails to the console"),
+    ):
+        if not env.str(_name, default=""):
+            raise ImproperlyConfigured(
+                f"{_name} must be set when DEBUG is false (e.g. {_example}); "
+                f"production does not fall back to {_fallback}."
+            )
 
 SITE_URL = env.str("SITE_URL", default="http://localhost:8000").rstrip("/")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -57,6 +70,8 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_filters",
     "simple_history",
+    "axes",
+    "csp",
     "portal",
     "audit",
     "notifications",
@@ -68,15 +83,21 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Above WhiteNoise, so static files carry the policies too.
+    "csp.middleware.CSPMiddleware",
+    "portal.middleware.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "portal.middleware.SessionIdleTimeoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "audit.middleware.AuditReasonMiddleware",
+    # Last, as django-axes requires: it turns a locked-out sign-in into the 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -129,6 +150,39 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
 
+
+def _at_least_one(name: str, default: int) -> int:
+    value = env.int(name, default=default)
+    if value < 1:
+        raise ImproperlyConfigured(f"{name} must be at least 1.")
+    return value
+
+
+# Sign-in throttling (django-axes), for the portal's and the admin's login alike. Failures count per
+# (address, username) and per address, never per username alone: an attacker cannot lock an account
+# out from everywhere, and the on-call can always sign in from another address. A lockout answers
+# 429, ends after the cool-off, and an admin clears it early by deleting its access attempts.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "portal.middleware.SignInThrottleHandler"
+AXES_LOCKOUT_PARAMETERS = [["ip_address", "username"], "ip_address"]
+AXES_FAILURE_LIMIT = _at_least_one("AXES_FAILURE_LIMIT", 10)
+# Higher than the per-account limit: many staff may share one office or VPN address.
+AXES_IP_FAILURE_LIMIT = _at_least_one("AXES_IP_FAILURE_LIMIT", 50)
+AXES_COOLOFF_TIME = timedelta(minutes=_at_least_one("AXES_COOLOFF_MINUTES", 15))
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_LOCKOUT_TEMPLATE = "registration/lockout.html"
+# The lockout's JSON answer (to X-Requested-With requests) is for the portal's own pages, not any origin.
+AXES_ALLOWED_CORS_ORIGINS = SITE_URL
+AXES_CLIENT_IP_CALLABLE = "portal.middleware.client_ip"
+# Reverse proxies in front of gunicorn that append to X-Forwarded-For. Production assumes one (as
+# SECURE_PROXY_SSL_HEADER does): without it every client would share the proxy's address and its limit.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0 if DEBUG else 1)
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("TRUSTED_PROXY_COUNT cannot be negative.")
+
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
@@ -149,7 +203,8 @@ STORAGES = {
 }
 
 # Email. EMAIL_URL carries backend, host, port and credentials in one value.
-EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://" if DEBUG else "smtp://localhost:25")
+# Production must set it (checked at the top); development prints emails on the console.
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Incident portal <incidents@localhost>")
@@ -161,6 +216,36 @@ CSRF_COOKIE_HTTPONLY = False
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# Everything the portal and the admin load is its own (no CDN, no inline script or style). The data:
+# image source is only for base.html's empty favicon; images cannot run script.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+# Browser features the portal never uses, switched off for its pages and anything they might embed.
+PERMISSIONS_POLICY = {
+    feature: []
+    for feature in (
+        "accelerometer",
+        "camera",
+        "display-capture",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "usb",
+    )
+}
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
@@ -196,8 +281,18 @@ else:
         "socket_timeout": 5,
         "visibility_timeout": 3600,
     }
+if CELERY_BROKER_URL.startswith("redis://"):
+    # kombu's Redis transport with the fix that lets a worker outlive a Redis restart (see the class).
+    CELERY_BROKER_TRANSPORT = "portal.celery:RedisTransport"
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A worker or beat that loses the broker reconnects for as long as it takes. Celery's default gives up
+# after 100 attempts (about 47 minutes) and the process exits ("Unrecoverable error: OperationalError").
+# Publishing from a web request is bounded by the publish retry policy below, not by this.
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# Tasks running when the broker connection drops finish their work (Celery 6 would cancel them): a
+# delivery cut off inside its SMTP exchange is the one way a message goes out twice.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_TASK_PUBLISH_RETRY = True
 CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "max_retries": 1,
@@ -328,3 +423,11 @@ POSTMORTEM_ESCALATION_GRACE = _duration("POSTMORTEM_ESCALATION_GRACE", "1d")
 POSTMORTEM_ESCALATE_TO_EMERGENCY_CONTACTS = env.list("POSTMORTEM_ESCALATE_TO_EMERGENCY_CONTACTS", cast=int, default=[1])
 # Reminders claimed per transaction by one sweep.
 POSTMORTEM_SWEEP_BATCH = env.int("POSTMORTEM_SWEEP_BATCH", default=100)
+
+# Sessions. The absolute lifetime counts from sign-in and the idle timeout from the last request;
+# portal.middleware.SessionIdleTimeoutMiddleware enforces both (the cookie's own expiry slides).
+SESSION_COOKIE_AGE = int(_duration("SESSION_MAX_AGE", "14d").total_seconds())
+# Default: a working shift, so the on-call is not signed out mid-incident.
+SESSION_IDLE_TIMEOUT = _duration("SESSION_IDLE_TIMEOUT", "12h")
+if not SESSION_IDLE_TIMEOUT or not SESSION_COOKIE_AGE:
+    raise ImproperlyConfigured("SESSION_IDLE_TIMEOUT and SESSION_MAX_AGE must be longer than zero.")
