@@ -138,7 +138,8 @@ def seed_groups() -> None:
     responders, _ = Group.objects.get_or_create(name=GROUP_RESPONDERS)
     responders.permissions.set(list(_perms(all_models, ["view"])) + list(_perms(responder_models, ["add", "change"])))
     admins, _ = Group.objects.get_or_create(name=GROUP_ADMINS)
-    admins.permissions.set(Permission.objects.filter(content_type__app_label__in=[*PORTAL_APPS, "auth"]))
+    # Admins also see and clear sign-in lockouts (django-axes).
+    admins.permissions.set(Permission.objects.filter(content_type__app_label__in=[*PORTAL_APPS, "auth", "axes"]))
 
 
 DEMO_INCIDENTS = [
