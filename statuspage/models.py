@@ -2,6 +2,7 @@
 
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from audit.models import TimeStamped, history
 from incidents.models import StatusUpdate
@@ -9,7 +10,10 @@ from incidents.models import StatusUpdate
 
 class StatusSubscriberQuerySet(models.QuerySet):
     def receiving(self):
-        """Subscribers who confirmed their address and have not unsubscribed."""
+        """Subscribers who confirmed their address and have not unsubscribed.
+
+        Never an erased one: the `address_or_hash` constraint holds that only the unsubscribed are erased.
+        """
         return self.filter(confirmed_at__isnull=False, unsubscribed_at__isnull=True)
 
 
@@ -17,11 +21,25 @@ class StatusSubscriber(TimeStamped):
     """A member of the public who asked for the status page's updates by email.
 
     Double opt-in: nothing is sent to the address until its owner follows the
-    signed confirmation link. Unsubscribing keeps the row (and so the audit
-    trail) and stops every email.
+    signed confirmation link. Unsubscribing stops every email and erases the
+    address, here, from this row's history and from the outbox; the row keeps
+    only `email_hash`, a keyed hash of it, so the audit trail stays whole and
+    the same address subscribing again is recognised and gets this row back.
     """
 
-    email = models.EmailField(unique=True, help_text="Stored lower-cased.")
+    email = models.EmailField(
+        null=True, blank=True, help_text="Stored lower-cased; erased (empty) once the subscriber unsubscribes."
+    )
+    email_hash = models.CharField(
+        max_length=64,
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="HMAC-SHA256 of the erased address, keyed from SECRET_KEY; set only once the address is erased.",
+    )
+    subscribed_at = models.DateTimeField(
+        default=timezone.now, help_text="When the current subscription was asked for (the confirmation link follows)."
+    )
     confirmed_at = models.DateTimeField(null=True, blank=True)
     unsubscribed_at = models.DateTimeField(null=True, blank=True)
 
@@ -29,14 +47,39 @@ class StatusSubscriber(TimeStamped):
     history = history()
 
     class Meta:
-        ordering = ["email"]
+        ordering = ["email", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["email"],
+                condition=Q(email__isnull=False),
+                name="%(app_label)s_%(class)s_unique_email",
+                violation_error_message="This address is already subscribed.",
+            ),
+            models.UniqueConstraint(
+                fields=["email_hash"],
+                name="%(app_label)s_%(class)s_unique_email_hash",
+                violation_error_message="An erased subscriber with this address already exists.",
+            ),
+            # Addresses that unsubscribed before erasure existed keep theirs until their
+            # unsubscribe link is used again (or an admin erases them); new ones never do.
+            models.CheckConstraint(
+                condition=Q(email__isnull=False, email_hash__isnull=True)
+                | Q(email__isnull=True, email_hash__isnull=False, unsubscribed_at__isnull=False),
+                name="%(app_label)s_%(class)s_address_or_hash",
+                violation_error_message="A subscriber keeps its address, or once unsubscribed only its hash.",
+            ),
+        ]
 
     def __str__(self):
-        return self.email
+        return self.email or f"Erased subscriber #{self.pk}"
 
     @property
     def is_receiving(self) -> bool:
         return self.confirmed_at is not None and self.unsubscribed_at is None
+
+    @property
+    def is_erased(self) -> bool:
+        return self.email is None
 
 
 class BroadcastQuerySet(models.QuerySet):

@@ -1,12 +1,16 @@
 """The public status page: no login, customer-facing updates only (see `statuspage.selectors`)."""
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from django.conf import settings
 from django.contrib.syndication.views import Feed
-from django.http import Http404
+from django.http import HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods
 
 from . import selectors, services
 from .forms import SubscribeForm
@@ -43,44 +47,114 @@ def subscribe(request):
         return render(request, "statuspage/index.html", context, status=400)
     services.subscriber_subscribe(email=form.cleaned_data["email"])
     # The same answer whether or not the address was already known: the page reveals no subscribers.
-    return render(request, "statuspage/message.html", {"title": settings.STATUS_PAGE_TITLE, "kind": "check_inbox"})
+    return _message(request, "check_inbox")
 
 
-def _token_view(request, token, *, salt, max_age, action, kind, done_kind):
-    subscriber = services.subscriber_from_token(token, salt, max_age=max_age)
-    if subscriber is None:
-        raise Http404("This link is invalid or has expired.")
-    if request.method == "POST":
-        action(subscriber=subscriber)
-        return render(request, "statuspage/message.html", {"title": settings.STATUS_PAGE_TITLE, "kind": done_kind})
-    # A GET changes nothing (mail scanners follow links); the page asks for one click.
-    return render(request, "statuspage/message.html", {"title": settings.STATUS_PAGE_TITLE, "kind": kind})
-
-
-@require_http_methods(["GET", "POST"])
-def confirm(request, token):
-    return _token_view(
-        request,
-        token,
-        salt=CONFIRM_SALT,
-        max_age=settings.STATUS_CONFIRM_MAX_AGE,
-        action=services.subscriber_confirm,
-        kind="confirm",
-        done_kind="confirmed",
+def _message(request, kind: str, status: int = 200):
+    return render(
+        request, "statuspage/message.html", {"title": settings.STATUS_PAGE_TITLE, "kind": kind}, status=status
     )
 
 
+def _confirming(token: str):
+    subscriber = services.subscriber_from_token(token, CONFIRM_SALT, max_age=settings.STATUS_CONFIRM_MAX_AGE)
+    # Unsubscribed (and so erased) since the link was sent: that subscription has ended, and its link with it.
+    return None if subscriber is None or subscriber.is_erased else subscriber
+
+
+def _unsubscribing(token: str):
+    # No max_age: an unsubscribe link works for as long as someone keeps the email.
+    return services.subscriber_from_token(token, UNSUBSCRIBE_SALT)
+
+
+@dataclass(frozen=True)
+class EmailedLink:
+    """A link sent by email (confirm, unsubscribe) and the page it leads to.
+
+    The token is in the link's path, so every access log keeps that request
+    line. The link only sets the token in a cookie scoped to its page and
+    redirects there; the page, its form's POST and the Referer of everything it
+    loads carry no token. No JavaScript, and a GET changes nothing: mail
+    scanners follow links, so the page asks for one click.
+    """
+
+    page: str  # URL name of the page without the token
+    cookie: str
+    find: Callable  # token -> subscriber, or None if the token is invalid or expired
+    action: Callable  # a service taking subscriber=
+    kind: str
+    done_kind: str
+
+    def follow(self, request, token: str):
+        if self.find(token) is None:
+            return _message(request, "invalid", status=404)
+        page = reverse(self.page)
+        response = HttpResponseRedirect(page)
+        response.set_cookie(
+            self.cookie,
+            token,
+            max_age=LINK_COOKIE_MAX_AGE,
+            path=page,
+            secure=settings.SESSION_COOKIE_SECURE,
+            httponly=True,
+            samesite="Lax",  # sent on the redirect from a link clicked in a webmail (a cross-site navigation)
+        )
+        return response
+
+    def answer(self, request):
+        subscriber = self.find(request.COOKIES.get(self.cookie, ""))
+        if subscriber is None:
+            return _message(request, "invalid", status=404)
+        if request.method != "POST":
+            return _message(request, self.kind)
+        self.action(subscriber=subscriber)
+        response = _message(request, self.done_kind)
+        response.delete_cookie(self.cookie, path=reverse(self.page), samesite="Lax")
+        return response
+
+
+# Long enough to press the button; the token's own age is checked again when it is used.
+LINK_COOKIE_MAX_AGE = 60 * 60
+CONFIRM = EmailedLink(
+    page="statuspage:confirm",
+    cookie="status_confirm",
+    find=_confirming,
+    action=services.subscriber_confirm,
+    kind="confirm",
+    done_kind="confirmed",
+)
+UNSUBSCRIBE = EmailedLink(
+    page="statuspage:unsubscribe",
+    cookie="status_unsubscribe",
+    find=_unsubscribing,
+    action=services.subscriber_unsubscribe,
+    kind="unsubscribe",
+    done_kind="unsubscribed",
+)
+
+
+@never_cache
+@require_GET
+def confirm_link(request, token):
+    return CONFIRM.follow(request, token)
+
+
+@never_cache
 @require_http_methods(["GET", "POST"])
-def unsubscribe(request, token):
-    return _token_view(
-        request,
-        token,
-        salt=UNSUBSCRIBE_SALT,
-        max_age=None,
-        action=services.subscriber_unsubscribe,
-        kind="unsubscribe",
-        done_kind="unsubscribed",
-    )
+def confirm(request):
+    return CONFIRM.answer(request)
+
+
+@never_cache
+@require_GET
+def unsubscribe_link(request, token):
+    return UNSUBSCRIBE.follow(request, token)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request):
+    return UNSUBSCRIBE.answer(request)
 
 
 class PlainTextAtomFeed(Atom1Feed):
