@@ -4,6 +4,8 @@ services still enforce the rules, and their ValidationErrors are shown here."""
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.functional import lazy
+from django.utils.text import format_lazy
 
 from portal.display import person_name
 
@@ -18,6 +20,16 @@ class DateTimeLocalInput(forms.DateTimeInput):
 
     def __init__(self, **kwargs):
         super().__init__(format="%Y-%m-%dT%H:%M", **kwargs)
+
+
+def _current_zone_name() -> str:
+    return timezone.get_current_timezone_name()
+
+
+def local_time_help(text: str = ""):
+    """Help text for a date-time typed into a form, naming the zone it is read in: the person's own,
+    active when the form is shown (people.middleware), so it is worked out then, not at import."""
+    return format_lazy("{}In {} time.", f"{text} " if text else "", lazy(_current_zone_name, str)())
 
 
 class SeverityChoiceField(forms.ModelChoiceField):
@@ -50,7 +62,7 @@ class IncidentDeclareForm(forms.Form):
         widget=DateTimeLocalInput(),
         validators=[_not_in_future],
         label="Detected at",
-        help_text="Leave empty for now.",
+        help_text=local_time_help("Leave empty for now."),
     )
     user_impact = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 2}), required=False, label="Impact", help_text="Who is affected and how."
@@ -97,7 +109,7 @@ class NoteForm(PrefixedIdsForm):
         required=False,
         widget=DateTimeLocalInput(),
         label="Happened at",
-        help_text="Leave empty for now; set it to backdate the note.",
+        help_text=local_time_help("Leave empty for now; set it to backdate the note."),
         validators=[_not_in_future],
     )
 

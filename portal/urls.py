@@ -9,5 +9,6 @@ urlpatterns = [
     path("api/alerts/", include("alerts.urls")),
     path("status/", include("statuspage.urls")),
     path("postmortems/", include("postmortems.urls")),
+    path("", include("people.urls")),
     path("", include("incidents.urls")),
 ]

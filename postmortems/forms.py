@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib.auth import get_user_model
 
+from incidents.forms import local_time_help
 from incidents.models import Contact
 from portal.display import person_name
 
@@ -41,7 +42,7 @@ class PostMortemForm(forms.ModelForm):
 
 
 class MeetingForm(forms.Form):
-    meeting_held_at = forms.DateTimeField(label="Held at", widget=DATETIME_WIDGET)
+    meeting_held_at = forms.DateTimeField(label="Held at", widget=DATETIME_WIDGET, help_text=local_time_help())
     attendees = UserMultipleChoiceField(queryset=staff_users())
     notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
 
@@ -56,6 +57,7 @@ class ActionItemForm(forms.ModelForm):
     class Meta:
         model = ActionItem
         fields = ["title", "category", "owner", "due_at", "description", "implementation_timeline", "success_metric"]
+        help_texts = {"due_at": local_time_help()}
         widgets = {
             "due_at": DATETIME_WIDGET,
             "description": forms.Textarea(attrs={"rows": 3}),

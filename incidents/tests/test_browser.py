@@ -147,3 +147,79 @@ def test_responder_works_an_incident_from_declaration_to_history(page: Page, liv
         page.goto(path if path.startswith("http") else live_server.url + path)
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), name
         screenshot(page, name)
+
+
+# --- on a phone ------------------------------------------------------------------------------------
+
+PHONE = {"width": 390, "height": 844}
+# What a phone shows in its first two screens or so: the responder's first-minute actions must be there.
+FIRST_SCREENS_PX = 1200
+# WCAG 2.2's minimum target size (2.5.8), in CSS pixels.
+MIN_TARGET_PX = 24
+
+
+def sign_in(page: Page, live_server, user) -> None:
+    """Sign `user` in by handing the browser a session made by Django's test client (the login form
+    has its own test above)."""
+    from django.conf import settings
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME]
+    page.context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": live_server.url}])
+
+
+def fits_the_screen(page: Page) -> bool:
+    return page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"]
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_on_a_phone_the_first_minute_actions_come_right_after_the_incident_header(
+    page: Page, live_server, responder, incident
+):
+    page.set_default_timeout(15_000)
+    page.set_viewport_size(PHONE)
+    sign_in(page, live_server, responder)
+
+    page.goto(live_server.url + incident.get_absolute_url())
+    screenshot(page, "phone-incident-top")
+
+    assert fits_the_screen(page)
+    first_minute = {
+        "acknowledge": page.get_by_role("button", name="Acknowledge", exact=True),
+        "role form": page.locator("form.role-form"),
+        "status update form": page.locator("#updates form.update-form"),
+    }
+    for name, locator in first_minute.items():
+        box = locator.bounding_box()
+        assert box is not None, name
+        assert box["y"] < FIRST_SCREENS_PX, (name, box)
+    # ...and above the long parts of the page.
+    checklist_top = page.locator("#checklist").bounding_box()["y"]
+    assert all(loc.bounding_box()["y"] < checklist_top for loc in first_minute.values())
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_on_a_phone_checklist_ticks_and_stand_down_are_big_enough_to_tap(
+    page: Page, live_server, responder, other_responder, incident
+):
+    from incidents import services
+    from incidents.models import Role
+
+    for slug, user in [("incident-commander", responder), ("technical-lead", other_responder)]:
+        services.role_assign(incident=incident, role=Role.objects.get(slug=slug), user=user, actor=responder)
+    page.set_default_timeout(15_000)
+    page.set_viewport_size(PHONE)
+    sign_in(page, live_server, responder)
+
+    page.goto(live_server.url + incident.get_absolute_url())
+
+    targets = page.locator("#checklist button.tick").all() + page.get_by_role("button", name="Stand down").all()
+    assert len(targets) >= 12
+    for target in targets:
+        box = target.bounding_box()
+        label = target.get_attribute("aria-label") or target.inner_text()
+        assert box["width"] >= MIN_TARGET_PX and box["height"] >= MIN_TARGET_PX, (label, box)

@@ -2,6 +2,7 @@
 
 import re
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -24,6 +25,7 @@ from incidents.models import (
     StatusUpdate,
     TimelineEntry,
 )
+from people.services import profile_update
 
 from .factories import declare
 
@@ -590,6 +592,27 @@ def test_a_backdated_note_is_placed_when_it_happened_and_marked(rclient, inciden
     timeline = rclient.get(detail_url(incident)).context["timeline"]
     assert timeline[0] == note  # earlier than the declaration event
     assert "backdated" in rclient.get(detail_url(incident)).content.decode()
+
+
+def test_a_responder_in_berlin_backdates_a_note_in_berlin_time(client, incident, responder):
+    """The browser sends the wall-clock time the person typed; it is read in their zone."""
+    profile_update(user=responder, actor=responder, time_zone="Europe/Berlin")
+    client.force_login(responder)
+    now = timezone.now().replace(second=0, microsecond=0)
+    berlin = ZoneInfo("Europe/Berlin")
+    ten_minutes_ago = f"{(now - timedelta(minutes=10)).astimezone(berlin):%Y-%m-%dT%H:%M}"
+    in_ten_minutes = f"{(now + timedelta(minutes=10)).astimezone(berlin):%Y-%m-%dT%H:%M}"
+
+    with time_machine.travel(now, tick=False):
+        accepted = client.post(url("note_add", incident), {"text": "Reverts began", "occurred_at": ten_minutes_ago})
+        refused = client.post(url("note_add", incident), {"text": "Not yet", "occurred_at": in_ten_minutes})
+
+    assert accepted.status_code == 302
+    note = incident.timeline.get(kind=TimelineEntry.Kind.NOTE)
+    assert note.occurred_at == now - timedelta(minutes=10)  # the same instant, stored in UTC
+    assert refused.status_code == 400
+    assert "This cannot be in the future." in refused.content.decode()
+    assert incident.timeline.filter(text="Not yet").count() == 0
 
 
 @pytest.mark.parametrize(
