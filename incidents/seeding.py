@@ -28,7 +28,7 @@ GROUP_VIEWERS = "Viewers"
 GROUP_ADMINS = "Admins"
 
 # The apps whose data the groups' permissions cover.
-PORTAL_APPS = ["incidents", "alerts", "statuspage", "notifications", "postmortems"]
+PORTAL_APPS = ["incidents", "alerts", "statuspage", "notifications", "postmortems", "people"]
 # Models whose rows responders create and change through the portal's pages.
 RESPONDER_MODELS = ["incident", "roleassignment", "timelineentry", "statusupdate", "checklistitem"]
 

@@ -11,7 +11,7 @@ broker failed. Nothing is dropped and nothing blocks the web request.
 import json
 import logging
 import urllib.request
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -37,9 +37,11 @@ class DeliveryError(Exception):
 def render_email(name: str, context: dict) -> tuple[str, str, str]:
     """Subject, text and HTML of `templates/emails/<name>_*`; the subject and text unescaped (plain text)."""
     context = {"site_url": settings.SITE_URL, **context}
-    subject = " ".join(render_to_string(f"emails/{name}_subject.txt", context, using="text").split())
-    text = render_to_string(f"emails/{name}_body.txt", context, using="text")
-    html = render_to_string(f"emails/{name}_body.html", context)
+    # An email goes to many people: its times are in UTC, whatever zone the request that queued it is in.
+    with timezone.override(UTC):
+        subject = " ".join(render_to_string(f"emails/{name}_subject.txt", context, using="text").split())
+        text = render_to_string(f"emails/{name}_body.txt", context, using="text")
+        html = render_to_string(f"emails/{name}_body.html", context)
     return subject, text, html
 
 

@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib.auth import get_user_model
 
-from incidents.forms import local_time_help
+from incidents.forms import DateTimeLocalInput, local_time_help
 from incidents.models import Contact
 from portal.display import person_name
 
@@ -25,9 +25,6 @@ class UserMultipleChoiceField(UserChoiceMixin, forms.ModelMultipleChoiceField):
     pass
 
 
-DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
-
-
 class PostMortemForm(forms.ModelForm):
     owner = UserChoiceField(queryset=staff_users(), required=False)
     participants = UserMultipleChoiceField(queryset=staff_users(), required=False)
@@ -42,7 +39,7 @@ class PostMortemForm(forms.ModelForm):
 
 
 class MeetingForm(forms.Form):
-    meeting_held_at = forms.DateTimeField(label="Held at", widget=DATETIME_WIDGET, help_text=local_time_help())
+    meeting_held_at = forms.DateTimeField(label="Held at", widget=DateTimeLocalInput(), help_text=local_time_help())
     attendees = UserMultipleChoiceField(queryset=staff_users())
     notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
 
@@ -59,7 +56,7 @@ class ActionItemForm(forms.ModelForm):
         fields = ["title", "category", "owner", "due_at", "description", "implementation_timeline", "success_metric"]
         help_texts = {"due_at": local_time_help()}
         widgets = {
-            "due_at": DATETIME_WIDGET,
+            "due_at": DateTimeLocalInput(),
             "description": forms.Textarea(attrs={"rows": 3}),
             "implementation_timeline": forms.Textarea(attrs={"rows": 3}),
             "success_metric": forms.Textarea(attrs={"rows": 2}),

@@ -163,11 +163,6 @@ def test_when_shows_nothing_for_no_moment():
     assert Template("{% load portal %}[{{ missing|when }}]").render(Context({"missing": None})) == "[]"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Emails are rendered inside the request that causes them, so in the sender's zone: "
-    "notifications.services.render_email needs `with timezone.override(datetime.UTC)` (not this app's file).",
-)
 def test_an_email_queued_by_a_berliners_request_still_gives_utc(client, berliner, distribution_lists):
     client.force_login(berliner)
     client.post(
