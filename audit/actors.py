@@ -59,7 +59,7 @@ def _fill_change_reason(sender, history_instance, **kwargs):
     # Audit plumbing only: a history row without an explicit reason gets the
     # reason of the enclosing `acting_as` block, or of the web request.
     if not history_instance.history_change_reason:
-        history_instance.history_change_reason = (_reason.get() or _request_reason.get() or "")[:100]
+        history_instance.history_change_reason = _reason.get() or _request_reason.get() or ""
 
 
 def set_request_reason(reason: str):

@@ -8,8 +8,12 @@ from .actors import get_history_user
 
 
 def history(**kwargs):
-    """Every model's audit trail, attributed through `audit.actors`."""
-    return HistoricalRecords(get_user=get_history_user, **kwargs)
+    """Every model's audit trail, attributed through `audit.actors`. The change
+    reason is text of any length: it carries what the person typed (a severity
+    change's reason, a resolution's verification note), not just a label."""
+    return HistoricalRecords(
+        get_user=get_history_user, history_change_reason_field=models.TextField(null=True), **kwargs
+    )
 
 
 class TimeStamped(models.Model):

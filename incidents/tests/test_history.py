@@ -28,3 +28,14 @@ def test_a_severity_change_shows_the_reason_typed(incident, responder):
     assert [(c.label, c.old, c.new) for c in entry.changes if c.label == "Severity"] == [
         ("Severity", "Sev1 – Critical", "Sev2 – High")
     ]
+
+
+def test_a_long_reason_is_kept_whole_in_the_history_row(incident, responder):
+    from incidents.models import Severity
+
+    reason = "Only the EU desk is affected; " * 15  # ~450 characters, as the form allows 500
+    services.incident_change_severity(
+        incident=incident, severity=Severity.objects.get(level=2), actor=responder, reason=reason
+    )
+
+    assert incident.history.first().history_change_reason == f"Severity changed: {reason.strip()}"
