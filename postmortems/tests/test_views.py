@@ -333,3 +333,33 @@ def test_the_service_refuses_an_absurd_due_date_too(postmortem, commander):
             due_at=datetime(9999, 12, 31, 23, 59, tzinfo=UTC),
         )
     assert not ActionItem.objects.filter(title="x").exists()
+
+
+def test_every_page_renders_a_postmortem_nobody_owns_and_says_so(client, responder, postmortem):
+    """Ownerless post-mortems (the owner cleared in the form, or `seed_runbook --demo` before any login) answered 500."""
+    from postmortems import services
+
+    services.postmortem_update(postmortem=postmortem, actor=responder, owner=None)
+    Milestone.objects.filter(postmortem=postmortem, kind="meeting").update(due_at=timezone.now() - timedelta(hours=1))
+    client.force_login(responder)
+    reference = postmortem.incident.reference
+
+    for url in ["/postmortems/", postmortem.get_absolute_url(), "/"]:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert '<span class="no-owner">no owner</span>' in response.content.decode(), url
+    export = client.get(reverse("postmortems:export", args=[reference]))
+    assert export.status_code == 200 and "- Owner: no owner" in export.content.decode()
+
+
+def test_the_demo_seeded_before_any_login_exists_renders(client, db):
+    from django.core.management import call_command
+
+    from conftest import make_user
+
+    call_command("seed_runbook", "--demo")  # acts as the system user: its post-mortems have no owner
+    assert PostMortem.objects.filter(owner__isnull=True).exists()
+    client.force_login(make_user("late", "Responders"))
+
+    for url in ["/", "/postmortems/", *[p.get_absolute_url() for p in PostMortem.objects.all()]]:
+        assert client.get(url).status_code == 200, url
