@@ -336,7 +336,7 @@ def test_the_service_refuses_an_absurd_due_date_too(postmortem, commander):
 
 
 def test_every_page_renders_a_postmortem_nobody_owns_and_says_so(client, responder, postmortem):
-    """Ownerless post-mortems (the owner cleared in the form, or `seed_runbook --demo` before any login) answered 500."""
+    """Ownerless post-mortems (owner cleared in the form, or demo data seeded before any login) answered 500."""
     from postmortems import services
 
     services.postmortem_update(postmortem=postmortem, actor=responder, owner=None)
