@@ -1,6 +1,7 @@
 """Real processes for the fault tests: Celery workers, beats, sweeps and a private
 Redis, each started in its own session and ended by its own pid."""
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -12,6 +13,7 @@ from collections import Counter
 from django.conf import settings
 from django.db import connection
 
+from conftest import _Mailbox, free_port
 from portal.testing import wait_until
 
 
@@ -53,6 +55,9 @@ class Process:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
 
     def kill(self):
         """SIGKILL, no warning: what an OOM killer or a power cut does."""
@@ -124,6 +129,20 @@ def purge(broker_url):
         conn.default_channel.queue_purge(app.conf.task_default_queue)
 
 
+@contextlib.contextmanager
+def started(broker_url):
+    """The processes a test starts (append them): every one is ended by its own pid, whatever
+    happens, last started first, with the broker's queue emptied before and after."""
+    processes: list[Process] = []
+    purge(broker_url)
+    try:
+        yield processes
+    finally:
+        for process in reversed(processes):
+            process.stop()
+        purge(broker_url)
+
+
 def tally(mailbox, expected_keys) -> dict:
     """What the SMTP server received: total, distinct reminder emails, duplicates, missing."""
     keys = Counter(m["X-Portal-Message"] for m in mailbox.messages if m["X-Portal-Message"] in expected_keys)
@@ -142,3 +161,41 @@ def settle(mailbox, seconds=3.0):
     while count != len(mailbox.messages):
         count = len(mailbox.messages)
         time.sleep(seconds)
+
+
+class SlowMailbox(_Mailbox):
+    """An SMTP server whose DATA is slow: the message is taken as its data ends, and the 250
+    reply comes `delay` seconds later. A sender killed in that window has handed the message
+    over without learning so: the one case the outbox sends twice."""
+
+    def __init__(self, delay: float):
+        super().__init__()
+        self.delay = delay
+        self.in_data: list[str] = []  # X-Portal-Message of each message now waiting for its 250
+        self.data_count = 0  # DATA commands that reached their end so far
+
+    async def handle_DATA(self, server, session, envelope):
+        reply = await super().handle_DATA(server, session, envelope)  # no await inside: messages[-1] is this one
+        key = self.messages[-1]["X-Portal-Message"]
+        self.in_data.append(key)
+        self.data_count += 1
+        try:
+            await asyncio.sleep(self.delay)
+        finally:
+            self.in_data.remove(key)
+        return reply
+
+
+@contextlib.contextmanager
+def slow_smtp_server(delay: float):
+    """A real SMTP server (aiosmtpd) on a free port whose every DATA takes `delay` seconds (settable)."""
+    from aiosmtpd.controller import Controller
+
+    mailbox = SlowMailbox(delay)
+    mailbox.port = free_port()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=mailbox.port)
+    controller.start()
+    try:
+        yield mailbox
+    finally:
+        controller.stop()

@@ -32,12 +32,8 @@ def owner(runbook):
 @pytest.fixture
 def running(redis_broker_url):
     """Processes a test starts; every one is ended by its own pid, whatever happens."""
-    started: list[proc.Process] = []
-    proc.purge(redis_broker_url)
-    yield started
-    for process in reversed(started):
-        process.stop()
-    proc.purge(redis_broker_url)
+    with proc.started(redis_broker_url) as processes:
+        yield processes
 
 
 def due_overdue_notices(count, owner, prefix):
@@ -123,29 +119,85 @@ def test_two_beats_running_together_cause_no_duplicate(owner, smtp_server, redis
     assert_all_recorded(expected)
 
 
+@pytest.mark.worker
 def test_redis_restarted_during_a_run_loses_nothing(owner, smtp_server, running, tmp_path):
+    """Redis shuts down (nothing saved) with deliveries queued in it, and comes back on the same
+    port: what was queued is gone, the sweeps send it from the database, and the worker that was
+    running before is the one that does it: nobody restarts it."""
     port = free_port()
     broker_url = f"redis://127.0.0.1:{port}/0"  # a private Redis: the shared one is never touched
     redis_1 = proc.redis_server("redis-1", port, tmp_path)
     running.append(redis_1)
     expected = due_overdue_notices(300, owner, "R")
     env = proc.environment(broker_url=broker_url, smtp_port=smtp_server.port, POSTMORTEM_SWEEP_BATCH=10)
-    running.append(proc.worker("worker", env, tmp_path, concurrency=2))
+    worker = proc.worker("worker", env, tmp_path, concurrency=2)
+    running.append(worker)
     running.append(proc.beat("beat", env, tmp_path))
 
     wait_until(lambda: proc.tally(smtp_server, expected)["distinct"] >= 30, 90, interval=0.1)
-    redis_1.stop()  # everything queued in it is gone: it keeps nothing on disk
+    redis_1.stop()  # SIGTERM: Redis's SHUTDOWN, and it has no save points, so everything queued is gone
     received_while_down = len(smtp_server.messages)
     pending_while_down = OutboxMessage.objects.filter(key__in=expected, status="pending").count()
     time.sleep(3)  # a few beat ticks fail to publish
     running.append(proc.redis_server("redis-2", port, tmp_path))
-    figures = wait_for_all(smtp_server, expected, timeout=150)
+    wait_until(lambda: not worker.alive() or proc.tally(smtp_server, expected)["distinct"] == 300, 150, 0.5)
+    assert worker.alive(), "the worker exited when Redis went away:\n" + worker.log()[-3000:]
+    figures = wait_for_all(smtp_server, expected, timeout=10)
 
     report(
         "Redis restart",
         figures,
         received_when_redis_stopped=received_while_down,
         outbox_pending_when_redis_stopped=pending_while_down,
+        worker_pid_same=worker.alive(),
     )
     assert figures == {"sent": 300, "expected": 300, "distinct": 300, **EXACTLY_ONCE}
+    assert_all_recorded(expected)
+
+
+@pytest.mark.worker
+def test_redis_killed_and_restarted_under_a_busy_worker_loses_nothing_and_the_worker_carries_on(
+    owner, running, tmp_path
+):
+    """Redis is killed (-9) while the worker has deliveries in flight and waits on the queue for
+    more (the state kombu 5.7 could not close: the worker exited with "AttributeError … hostname"),
+    and started again on the same port. The same worker process delivers everything, once."""
+    port = free_port()
+    broker_url = f"redis://127.0.0.1:{port}/0"  # a private Redis: the shared one is never touched
+    redis_1 = proc.redis_server("redis-1", port, tmp_path)
+    running.append(redis_1)
+    with proc.slow_smtp_server(delay=3) as smtp_server:
+        env = proc.environment(broker_url=broker_url, smtp_port=smtp_server.port, POSTMORTEM_SWEEP_BATCH=10)
+        # More processes than deliveries in flight: the worker's consumer waits on the queue (a BRPOP).
+        worker = proc.worker("worker", env, tmp_path, concurrency=4)
+        running.append(worker)
+        running.append(proc.beat("beat", env, tmp_path))
+
+        in_flight = due_overdue_notices(2, owner, "F")
+        wait_until(lambda: len(smtp_server.in_data) == 2, 60, interval=0.02)  # both inside a 3 s DATA
+        in_flight_at_kill = len(smtp_server.in_data)
+        redis_1.kill()  # unacknowledged messages, a pending BRPOP, and nothing on disk
+        smtp_server.delay = 0
+        # The portal keeps saving while Redis is down: 300 more notices fall due meanwhile.
+        later = due_overdue_notices(300, owner, "R") - in_flight
+        time.sleep(3)  # a few beat ticks fail to publish
+        running.append(proc.redis_server("redis-2", port, tmp_path))
+
+        expected = in_flight | later
+        wait_until(lambda: not worker.alive() or proc.tally(smtp_server, expected)["distinct"] == 302, 90, 0.5)
+        assert worker.alive(), "the worker exited when Redis went away:\n" + worker.log()[-3000:]
+        figures = wait_for_all(smtp_server, expected, timeout=10)
+
+    log = worker.log()
+    report(
+        "Redis killed and restarted",
+        figures,
+        in_flight_at_kill=in_flight_at_kill,
+        worker_pid_same=worker.alive(),
+        reconnections=log.count("Connected to") - 1,
+    )
+    assert worker.alive()  # the one worker started above, so the same pid, and nobody restarted it
+    assert "Unrecoverable error" not in log
+    assert log.count("Connected to") >= 2  # it did lose Redis and reconnect by itself
+    assert figures == {"sent": 302, "expected": 302, "distinct": 302, **EXACTLY_ONCE}
     assert_all_recorded(expected)
