@@ -2,16 +2,21 @@
 
 A notice is queued by writing an `OutboxMessage` row inside the transaction that
 caused it, under a unique key, so the same notice can never be queued twice.
-Delivery claims the row with a row lock, sends, and marks it sent in the same
-transaction; a failure leaves it pending with a later `next_attempt_at`, and the
-periodic sweep delivers whatever is due, including rows whose publish to the
-broker failed. Nothing is dropped and nothing blocks the web request.
+Delivery marks the row "sending" in a committed step, talks to SMTP or Slack,
+then records the outcome: sent, or pending again with a later `next_attempt_at`
+(failed after OUTBOX_MAX_ATTEMPTS). The periodic sweep delivers whatever is due,
+including rows whose publish to the broker failed, and sends again a row whose
+worker died mid-send (at-least-once across that one crash; the copy carries the
+same X-Portal-Message and Message-ID). Nothing is dropped and nothing blocks the
+web request.
 """
 
+import hashlib
 import json
 import logging
 import urllib.request
 from datetime import UTC, timedelta
+from email.utils import parseaddr
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -76,13 +81,20 @@ def email_enqueue(*, key: str, template: str, context: dict, recipients) -> tupl
     )
 
 
+def message_id(key: str) -> str:
+    """The same Message-ID for every attempt at one message, so a receiver that
+    deduplicates on it drops a copy sent again after a crash."""
+    domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "portal.invalid"
+    return f"<outbox.{hashlib.sha256(key.encode()).hexdigest()[:40]}@{domain}>"
+
+
 def _send_email(message: OutboxMessage) -> None:
     email = EmailMultiAlternatives(
         subject=message.subject,
         body=message.body_text,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=message.recipients,
-        headers={"X-Portal-Message": message.key},
+        headers={"X-Portal-Message": message.key, "Message-ID": message_id(message.key)},
     )
     if message.body_html:
         email.attach_alternative(message.body_html, "text/html")
@@ -138,12 +150,17 @@ def _claim(message_id: int, now) -> OutboxMessage | None:
         return message
 
 
-def _record(message: OutboxMessage, error: Exception | None) -> str:
+def _record(claimed: OutboxMessage, error: Exception | None) -> str:
     """Record how the attempt went: sent, or failed (retried later, then failed for good)."""
     with transaction.atomic(), acting_as(system_user(), "Outbox delivery"):
-        message = OutboxMessage.objects.select_for_update().get(pk=message.pk)
-        if message.status != M.Status.SENDING:
-            # The lease ran out and the sweep took it back while this attempt was slow.
+        message = OutboxMessage.objects.select_for_update().get(pk=claimed.pk)
+        if (message.status, message.sending_since, message.attempts) != (
+            M.Status.SENDING,
+            claimed.sending_since,
+            claimed.attempts,
+        ):
+            # The lease ran out and the sweep took it back while this attempt was slow: the row
+            # belongs to a later attempt now, whose outcome is the one to record.
             logger.warning("Outbox message %s was taken back while being sent", message.pk)
             return "skipped"
         now = timezone.now()
@@ -198,10 +215,15 @@ def outbox_release_stale(now) -> int:
             status=M.Status.SENDING, sending_since__lte=cutoff
         )
         for message in stale[:500]:
-            message.status = M.Status.PENDING
             message.sending_since = None
-            message.next_attempt_at = now
-            message.last_error = "Interrupted while being sent; sent again (receivers may see it twice)."
+            if message.attempts >= settings.OUTBOX_MAX_ATTEMPTS:
+                # It took its worker down every time: stop, and let a person look.
+                message.status = M.Status.FAILED
+                message.last_error = "Interrupted while being sent on every attempt; not sent again."
+            else:
+                message.status = M.Status.PENDING
+                message.next_attempt_at = now
+                message.last_error = "Interrupted while being sent; sent again (receivers may see it twice)."
             message.save()
             released += 1
     if released:

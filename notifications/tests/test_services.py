@@ -205,3 +205,46 @@ def test_a_message_left_sending_by_a_dead_worker_is_sent_again_after_its_lease(d
     message.refresh_from_db()
     assert message.status == M.Status.SENT and message.attempts == 2
     assert [m["X-Portal-Message"] for m in smtp_server.wait_for(1)] == ["k1"]
+
+
+def test_a_slow_attempt_overtaken_by_a_later_one_records_nothing_over_it(db, settings):
+    settings.OUTBOX_SENDING_LEASE = timedelta(minutes=10)
+    message, _ = queue()
+    start = timezone.now()
+    slow = outbox._claim(message.pk, start)
+    with time_machine.travel(start + timedelta(minutes=11)):
+        assert outbox.outbox_release_stale(timezone.now()) == 1
+        later = outbox._claim(message.pk, timezone.now())
+
+    assert outbox._record(slow, RuntimeError("timed out at last")) == "skipped"
+    message.refresh_from_db()
+    assert message.status == M.Status.SENDING and message.attempts == 2  # still the later attempt's
+    assert outbox._record(later, None) == "sent"
+    message.refresh_from_db()
+    assert message.status == M.Status.SENT
+
+
+def test_a_message_that_kills_its_worker_every_time_stops_after_the_attempt_limit(db, settings):
+    settings.OUTBOX_MAX_ATTEMPTS = 2
+    message, _ = queue()
+    M.objects.filter(pk=message.pk).update(status=M.Status.SENDING, sending_since=timezone.now(), attempts=2)
+
+    with time_machine.travel(timezone.now() + timedelta(hours=1)):
+        assert outbox.outbox_sweep() == {"released": 1}
+
+    message.refresh_from_db()
+    assert message.status == M.Status.FAILED
+    assert "every attempt" in message.last_error
+
+
+def test_every_attempt_at_a_message_carries_the_same_message_id(db, smtp_server, settings):
+    settings.DEFAULT_FROM_EMAIL = "Incident portal <incidents@firm.example>"
+    first, _ = queue(key="a")
+    second, _ = queue(key="b")
+    outbox.outbox_sweep()
+
+    received = {m["X-Portal-Message"]: m["Message-ID"] for m in smtp_server.wait_for(2)}
+
+    assert received["a"] == outbox.message_id("a") and received["b"] == outbox.message_id("b")
+    assert received["a"] != received["b"]
+    assert received["a"].endswith("@firm.example>")

@@ -13,6 +13,7 @@ from django.db import transaction
 
 from audit.actors import system_user
 from notifications.models import OutboxMessage
+from notifications.services import message_id as outbox_message_id
 from notifications.services import outbox_enqueue
 from portal.testing import report_figures, wait_until
 from postmortems.tests import processes as proc
@@ -102,6 +103,7 @@ def test_a_worker_killed_inside_the_smtp_exchange_sends_that_message_again_under
         sent = [m for m in received if m["Subject"] == subject]
         assert {m["X-Portal-Message"] for m in sent} == {key}
         assert len({(m.get_content(), m["To"]) for m in sent}) == 1
+        assert {m["Message-ID"] for m in sent} == {outbox_message_id(key)}  # receivers can drop the copy
     # Only an exchange a kill interrupted is sent again, once per interruption.
     assert figures["duplicates"] <= KILLS
     for key, count in copies.items():
