@@ -34,7 +34,7 @@ def _fast_password_hashing(settings):
 
 
 @pytest.fixture(scope="session")
-def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, django_db_blocker):
     """Give each run its own test database (test_portal_<pid>), so two runs on one
     machine (two checkouts, a run beside CI) never drop each other's database."""
     from django.db import connections
@@ -44,15 +44,39 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
         if connections[alias].vendor == "postgresql":
             base = test.get("NAME") or f"test_{connections[alias].settings_dict['NAME']}"
             test["NAME"] = f"{base}_{os.getpid()}"
+            with django_db_blocker.unblock():
+                _drop_abandoned_test_databases(connections[alias], base)
+
+
+def _drop_abandoned_test_databases(connection, base: str) -> None:
+    """Test databases of runs that died before their teardown (test_portal_<pid> of no live process)."""
+    with connection._nodb_cursor() as cursor:
+        cursor.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", [f"{base}_%"])
+        for (name,) in cursor.fetchall():
+            pid = name.rsplit("_", 1)[1]
+            if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+                cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
 
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
-    """Seed the runbook once for the session; each test's transaction rolls back to it."""
+    """Seed the runbook once for the session; each test's transaction rolls back to it.
+
+    At the end, end any connection a test left open (a thread, a killed worker's),
+    so the test database can be dropped rather than left behind."""
+    from django.db import connection
+
     from incidents.seeding import seed_runbook
 
     with django_db_blocker.unblock():
         seed_runbook()
+    yield
+    if connection.vendor == "postgresql":
+        with django_db_blocker.unblock(), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
 
 
 @pytest.fixture
