@@ -179,6 +179,7 @@ AXES_LOCKOUT_TEMPLATE = "registration/lockout.html"
 # The lockout's JSON answer (to X-Requested-With requests) is for the portal's own pages, not any origin.
 AXES_ALLOWED_CORS_ORIGINS = SITE_URL
 AXES_CLIENT_IP_CALLABLE = "portal.middleware.client_ip"
+AXES_USERNAME_CALLABLE = "portal.middleware.sign_in_username"
 # Reverse proxies in front of gunicorn that append to X-Forwarded-For. Production assumes one (as
 # SECURE_PROXY_SSL_HEADER does): without it every client would share the proxy's address and its limit.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0 if DEBUG else 1)

@@ -350,6 +350,7 @@ number_literals = st.from_regex(r"\A-?[1-9][0-9]{0,20}(\.[0-9]{1,5})?([eE][+-]?[
 ).map(lambda digits: "9" * digits)
 
 
+@pytest.mark.fuzz
 @hsettings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     body=payload_like.map(json.dumps)

@@ -137,6 +137,7 @@ def assert_smtp_can_send_to(address: str) -> None:
     assert sanitize_address(address, "utf-8") == f"{local}@{encoded}" or re.match(r'\A".*"@', address)
 
 
+@pytest.mark.fuzz
 @given(ADDRESSES)
 def test_every_address_that_passes_can_be_sent_to(address):
     try:

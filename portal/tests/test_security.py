@@ -441,3 +441,10 @@ def test_an_admins_member_still_manages_ordinary_accounts(client, portal_admin, 
 def test_admins_can_see_and_clear_sign_in_lockouts(portal_admin):
     assert portal_admin.has_perm("axes.view_accessattempt")
     assert portal_admin.has_perm("axes.delete_accessattempt")
+
+
+def test_a_username_longer_than_any_column_is_a_failed_sign_in_not_a_server_error(client, db):
+    response = client.post("/accounts/login/", {"username": "Ω" * 300, "password": "wrong"})
+
+    assert response.status_code == 200
+    assert "Please enter a correct username and password" in response.content.decode()

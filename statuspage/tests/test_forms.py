@@ -36,6 +36,7 @@ def test_an_accepted_address_is_cleaned_to_its_one_spelling(typed, stored):
     assert form.cleaned_data["email"] == stored
 
 
+@pytest.mark.fuzz
 @given(st.one_of(ADDRESSES, st.text()))
 def test_every_address_the_form_accepts_can_be_sent_to(typed):
     form = SubscribeForm(data={"email": typed})

@@ -185,6 +185,7 @@ def test_subscribing_again_after_unsubscribing_sends_a_new_confirmation(client, 
     assert StatusSubscriber.objects.receiving().get().pk == fan.pk
 
 
+@pytest.mark.fuzz
 @hsettings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.one_of(ADDRESSES, st.text(max_size=300)))
 def test_posting_anything_to_the_form_never_fails_and_stores_only_sendable_addresses(runbook, typed):
@@ -197,6 +198,7 @@ def test_posting_anything_to_the_form_never_fails_and_stores_only_sendable_addre
         stored.rsplit("@", 1)[1].encode("idna")
 
 
+@pytest.mark.fuzz
 @hsettings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.text(max_size=200), st.sampled_from(["confirm", "unsubscribe"]))
 def test_any_token_in_a_link_or_a_cookie_is_a_404_never_an_error(runbook, token, action):
