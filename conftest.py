@@ -144,6 +144,23 @@ def portal_admin(runbook):
 
 
 @pytest.fixture
+def superuser(runbook):
+    return get_user_model().objects.create_superuser("root", "root@example.com", "correct-horse-battery")
+
+
+@pytest.fixture(params=["portal_admin", "superuser"])
+def staff(request):
+    """Each admin user the portal has: an Admins member and a superuser."""
+    return request.getfixturevalue(request.param)
+
+
+@pytest.fixture
+def portal_admin_client(client, portal_admin):
+    client.force_login(portal_admin)
+    return client
+
+
+@pytest.fixture
 def incident(responder):
     from incidents import services
     from incidents.models import Incident, IncidentType, Service, Severity

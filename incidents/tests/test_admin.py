@@ -3,29 +3,11 @@ read-only, descriptive edits and the actions call the services, and the rows the
 services write about an incident are read-only."""
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from incidents import services
 from incidents.models import Incident, Service, Severity
-
-
-@pytest.fixture
-def superuser(runbook):
-    return get_user_model().objects.create_superuser("root", "root@example.com", "correct-horse-battery")
-
-
-@pytest.fixture(params=["portal_admin", "superuser"])
-def staff(request):
-    """Each admin user the portal has: an Admins member and a superuser."""
-    return request.getfixturevalue(request.param)
-
-
-@pytest.fixture
-def admin_client(client, portal_admin):
-    client.force_login(portal_admin)
-    return client
 
 
 def change_form_data(client, url) -> dict:
@@ -73,8 +55,8 @@ def errors(response) -> list[str]:
 # The change form
 
 
-def test_change_form_shows_lifecycle_fields_read_only(admin_client, incident):
-    response = admin_client.get(change_url(incident))
+def test_change_form_shows_lifecycle_fields_read_only(portal_admin_client, incident):
+    response = portal_admin_client.get(change_url(incident))
 
     fields = response.context["adminform"].form.fields
     assert {"status", "severity", "resolved_at", "detected_at", "resolution_note"}.isdisjoint(fields)
@@ -85,8 +67,8 @@ def test_change_form_shows_lifecycle_fields_read_only(admin_client, incident):
     assert '<div class="readonly">Detected</div>' in page
 
 
-def test_posting_lifecycle_fields_changes_nothing(admin_client, incident):
-    data = change_form_data(admin_client, change_url(incident))
+def test_posting_lifecycle_fields_changes_nothing(portal_admin_client, incident):
+    data = change_form_data(portal_admin_client, change_url(incident))
     data.update(
         status="closed",
         severity=str(Severity.objects.get(level=4).pk),
@@ -95,7 +77,7 @@ def test_posting_lifecycle_fields_changes_nothing(admin_client, incident):
     )
     rows = incident.history.count()
 
-    response = admin_client.post(change_url(incident), data)
+    response = portal_admin_client.post(change_url(incident), data)
 
     assert response.status_code == 302
     incident.refresh_from_db()
@@ -104,11 +86,11 @@ def test_posting_lifecycle_fields_changes_nothing(admin_client, incident):
     assert incident.history.count() == rows  # nothing was edited, so nothing was written
 
 
-def test_editing_the_title_goes_through_the_service(admin_client, incident, portal_admin):
-    data = change_form_data(admin_client, change_url(incident))
+def test_editing_the_title_goes_through_the_service(portal_admin_client, incident, portal_admin):
+    data = change_form_data(portal_admin_client, change_url(incident))
     data["title"] = "Executor rejects every trade"
 
-    response = admin_client.post(change_url(incident), data)
+    response = portal_admin_client.post(change_url(incident), data)
 
     assert response.status_code == 302
     latest = incident.history.first()
@@ -118,30 +100,30 @@ def test_editing_the_title_goes_through_the_service(admin_client, incident, port
     assert incident.timeline.filter(text="Details edited.", author=portal_admin).exists()
 
 
-def test_editing_services_goes_through_the_service(admin_client, incident, portal_admin):
-    data = change_form_data(admin_client, change_url(incident))
+def test_editing_services_goes_through_the_service(portal_admin_client, incident, portal_admin):
+    data = change_form_data(portal_admin_client, change_url(incident))
     data["services"] = [str(Service.objects.get(slug="risk").pk)]
 
-    admin_client.post(change_url(incident), data)
+    portal_admin_client.post(change_url(incident), data)
 
     assert list(incident.services.values_list("slug", flat=True)) == ["risk"]
     assert incident.timeline.filter(text="Details edited.", author=portal_admin).exists()
     assert incident.history.first().history_change_reason == "Incident details edited"
 
 
-def test_reverting_an_incident_from_its_history_is_refused(admin_client, incident):
+def test_reverting_an_incident_from_its_history_is_refused(portal_admin_client, incident):
     version = incident.history.last()
     url = reverse("admin:incidents_incident_simple_history", args=[incident.pk, version.history_id])
 
-    assert admin_client.get(url).status_code == 200
-    assert admin_client.post(url, {"title": "Reverted"}).status_code == 403
+    assert portal_admin_client.get(url).status_code == 200
+    assert portal_admin_client.post(url, {"title": "Reverted"}).status_code == 403
 
 
 # The actions
 
 
-def test_an_action_first_asks_for_confirmation(admin_client, incident):
-    response = admin_client.post(CHANGELIST, {"action": "transition_resolve", "_selected_action": [incident.pk]})
+def test_an_action_first_asks_for_confirmation(portal_admin_client, incident):
+    response = portal_admin_client.post(CHANGELIST, {"action": "transition_resolve", "_selected_action": [incident.pk]})
 
     assert response.status_code == 200
     assert "admin/incidents/incident/action_confirmation.html" in [t.name for t in response.templates]
@@ -150,8 +132,8 @@ def test_an_action_first_asks_for_confirmation(admin_client, incident):
     assert incident.status == "detected"
 
 
-def test_acknowledge_action_moves_a_detected_incident(admin_client, incident, portal_admin):
-    response = run_action(admin_client, "transition_acknowledge", incident)
+def test_acknowledge_action_moves_a_detected_incident(portal_admin_client, incident, portal_admin):
+    response = run_action(portal_admin_client, "transition_acknowledge", incident)
 
     assert response.status_code == 302
     incident.refresh_from_db()
@@ -161,11 +143,11 @@ def test_acknowledge_action_moves_a_detected_incident(admin_client, incident, po
     assert (latest.history_user, latest.history_change_reason) == (portal_admin, "Incident: acknowledge")
 
 
-def test_resolve_without_a_note_is_refused_and_changes_nothing(admin_client, incident, responder):
+def test_resolve_without_a_note_is_refused_and_changes_nothing(portal_admin_client, incident, responder):
     services.incident_transition(incident=incident, action="acknowledge", actor=responder)
     rows = incident.history.count()
 
-    response = run_action(admin_client, "transition_resolve", incident, note="")
+    response = run_action(portal_admin_client, "transition_resolve", incident, note="")
 
     assert errors(response) == [f"{incident.reference}: Resolving needs a note on how the resolution was verified."]
     incident.refresh_from_db()
@@ -174,10 +156,12 @@ def test_resolve_without_a_note_is_refused_and_changes_nothing(admin_client, inc
     assert not incident.postmortems.exists()
 
 
-def test_resolve_with_a_note_resolves_and_opens_the_sev1_postmortem(admin_client, incident, responder, portal_admin):
+def test_resolve_with_a_note_resolves_and_opens_the_sev1_postmortem(
+    portal_admin_client, incident, responder, portal_admin
+):
     services.incident_transition(incident=incident, action="acknowledge", actor=responder)
 
-    response = run_action(admin_client, "transition_resolve", incident, note="Trades land again on mainnet.")
+    response = run_action(portal_admin_client, "transition_resolve", incident, note="Trades land again on mainnet.")
 
     assert errors(response) == []
     incident.refresh_from_db()
@@ -188,7 +172,7 @@ def test_resolve_with_a_note_resolves_and_opens_the_sev1_postmortem(admin_client
     assert incident.postmortems.get().opened_by == portal_admin
 
 
-def test_each_incident_is_handled_on_its_own(admin_client, incident, responder):
+def test_each_incident_is_handled_on_its_own(portal_admin_client, incident, responder):
     other = services.incident_declare(
         actor=responder,
         title="Second",
@@ -198,7 +182,7 @@ def test_each_incident_is_handled_on_its_own(admin_client, incident, responder):
     )
     services.incident_transition(incident=other, action="acknowledge", actor=responder)
 
-    response = run_action(admin_client, "transition_acknowledge", incident, other)
+    response = run_action(portal_admin_client, "transition_acknowledge", incident, other)
 
     assert errors(response) == [f"{other.reference}: Cannot acknowledge an incident that is initial response."]
     successes = [m.message for m in get_messages(response.wsgi_request) if m.level_tag == "success"]
@@ -207,10 +191,12 @@ def test_each_incident_is_handled_on_its_own(admin_client, incident, responder):
     assert incident.status == Incident.Status.ACKNOWLEDGED
 
 
-def test_severity_change_action_writes_the_reason_on_the_timeline(admin_client, incident, portal_admin):
+def test_severity_change_action_writes_the_reason_on_the_timeline(portal_admin_client, incident, portal_admin):
     sev2 = Severity.objects.get(level=2)
 
-    response = run_action(admin_client, "change_severity", incident, severity=sev2.pk, reason="Only one desk affected")
+    response = run_action(
+        portal_admin_client, "change_severity", incident, severity=sev2.pk, reason="Only one desk affected"
+    )
 
     assert errors(response) == []
     incident.refresh_from_db()
@@ -221,10 +207,10 @@ def test_severity_change_action_writes_the_reason_on_the_timeline(admin_client, 
     assert incident.history.first().history_change_reason == "Severity changed: Only one desk affected"
 
 
-def test_severity_change_without_a_reason_is_refused(admin_client, incident):
+def test_severity_change_without_a_reason_is_refused(portal_admin_client, incident):
     entries = incident.timeline.count()
 
-    response = run_action(admin_client, "change_severity", incident, severity=Severity.objects.get(level=2).pk)
+    response = run_action(portal_admin_client, "change_severity", incident, severity=Severity.objects.get(level=2).pk)
 
     assert errors(response) == [f"{incident.reference}: A severity change needs a reason."]
     incident.refresh_from_db()
@@ -243,8 +229,8 @@ def test_actions_are_offered_only_with_the_change_permission(client, viewer, inc
     assert incident.status == Incident.Status.DETECTED
 
 
-def test_the_actions_are_offered_to_admins(admin_client):
-    choices = dict(admin_client.get(CHANGELIST).context["action_form"].fields["action"].choices)
+def test_the_actions_are_offered_to_admins(portal_admin_client):
+    choices = dict(portal_admin_client.get(CHANGELIST).context["action_form"].fields["action"].choices)
 
     assert {f"transition_{action}" for action in services.TRANSITIONS} | {"change_severity"} <= set(choices)
     assert "delete_selected" not in choices
@@ -313,23 +299,23 @@ def test_child_rows_are_read_only_in_the_admin(client, staff, incident, responde
     assert client.get(reverse(f"admin:incidents_{model_name}_history", args=[row.pk])).status_code == 200
 
 
-def test_role_assignments_show_read_only_on_the_incident(admin_client, incident, responder):
+def test_role_assignments_show_read_only_on_the_incident(portal_admin_client, incident, responder):
     _role_assignment(incident, responder)
 
-    formset = admin_client.get(change_url(incident)).context["inline_admin_formsets"][0]
+    formset = portal_admin_client.get(change_url(incident)).context["inline_admin_formsets"][0]
 
     assert not formset.has_add_permission and not formset.has_change_permission
     assert not formset.has_delete_permission
 
 
-def test_role_assignments_are_not_edited_through_the_incident(admin_client, incident, responder):
+def test_role_assignments_are_not_edited_through_the_incident(portal_admin_client, incident, responder):
     """The change form saves nothing but the descriptive fields, however the POST is made up."""
     assignment = _role_assignment(incident, responder)
-    data = change_form_data(admin_client, change_url(incident))
+    data = change_form_data(portal_admin_client, change_url(incident))
     data.update({"role_assignments-0-id": assignment.pk, "role_assignments-0-note": "Injected"})
     data["role_assignments-0-DELETE"] = "on"
 
-    admin_client.post(change_url(incident), data)
+    portal_admin_client.post(change_url(incident), data)
 
     assignment.refresh_from_db()
     assert assignment.note == ""
@@ -339,8 +325,8 @@ def test_role_assignments_are_not_edited_through_the_incident(admin_client, inci
 # Reference data stays freely editable
 
 
-def test_reference_data_is_still_edited_directly(admin_client, portal_admin):
-    response = admin_client.post(
+def test_reference_data_is_still_edited_directly(portal_admin_client, portal_admin):
+    response = portal_admin_client.post(
         reverse("admin:incidents_service_add"),
         {"name": "Price feed", "slug": "price-feed", "description": "", "owner": ""},
     )

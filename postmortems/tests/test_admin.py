@@ -5,30 +5,12 @@ the services, and milestones and reminders are read-only."""
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils import timezone
 
 from incidents.tests.test_admin import change_form_data, change_url
 from postmortems import services
 from postmortems.models import ActionItem, PostMortem
-
-
-@pytest.fixture
-def superuser(runbook):
-    return get_user_model().objects.create_superuser("root", "root@example.com", "correct-horse-battery")
-
-
-@pytest.fixture(params=["portal_admin", "superuser"])
-def staff(request):
-    """Each admin user the portal has: an Admins member and a superuser."""
-    return request.getfixturevalue(request.param)
-
-
-@pytest.fixture
-def admin_client(client, portal_admin):
-    client.force_login(portal_admin)
-    return client
 
 
 @pytest.fixture
@@ -45,20 +27,20 @@ def item(postmortem, commander):
 LIFECYCLE = {"incident", "clock_started_at", "awaiting_resolution", "completed_at", "opened_by"}
 
 
-def test_postmortem_lifecycle_fields_are_read_only(admin_client, postmortem):
-    response = admin_client.get(change_url(postmortem))
+def test_postmortem_lifecycle_fields_are_read_only(portal_admin_client, postmortem):
+    response = portal_admin_client.get(change_url(postmortem))
 
     assert LIFECYCLE.isdisjoint(response.context["adminform"].form.fields)
     assert set(response.context["adminform"].readonly_fields) >= LIFECYCLE
 
 
-def test_posting_postmortem_lifecycle_fields_changes_nothing(admin_client, postmortem):
+def test_posting_postmortem_lifecycle_fields_changes_nothing(portal_admin_client, postmortem):
     started = postmortem.clock_started_at
-    data = change_form_data(admin_client, change_url(postmortem))
+    data = change_form_data(portal_admin_client, change_url(postmortem))
     data.update(clock_started_at_0="2020-01-01", clock_started_at_1="00:00", completed_at_0="2020-01-02")
     rows = postmortem.history.count()
 
-    response = admin_client.post(change_url(postmortem), data)
+    response = portal_admin_client.post(change_url(postmortem), data)
 
     assert response.status_code == 302
     postmortem.refresh_from_db()
@@ -66,11 +48,11 @@ def test_posting_postmortem_lifecycle_fields_changes_nothing(admin_client, postm
     assert postmortem.history.count() == rows
 
 
-def test_owner_change_goes_through_the_service(admin_client, postmortem, portal_admin, other_responder):
-    data = change_form_data(admin_client, change_url(postmortem))
+def test_owner_change_goes_through_the_service(portal_admin_client, postmortem, portal_admin, other_responder):
+    data = change_form_data(portal_admin_client, change_url(postmortem))
     data["owner"] = str(other_responder.pk)
 
-    response = admin_client.post(change_url(postmortem), data)
+    response = portal_admin_client.post(change_url(postmortem), data)
 
     assert response.status_code == 302
     latest = postmortem.history.first()
@@ -78,12 +60,12 @@ def test_owner_change_goes_through_the_service(admin_client, postmortem, portal_
     assert (latest.history_user, latest.history_change_reason) == (portal_admin, "Post-mortem edited")
 
 
-def test_participants_change_goes_through_the_service(admin_client, postmortem, portal_admin, commander):
-    data = change_form_data(admin_client, change_url(postmortem))
+def test_participants_change_goes_through_the_service(portal_admin_client, postmortem, portal_admin, commander):
+    data = change_form_data(portal_admin_client, change_url(postmortem))
     data["participants"] = [str(commander.pk)]
     data["primary_cause"] = "An expired RPC key."
 
-    admin_client.post(change_url(postmortem), data)
+    portal_admin_client.post(change_url(postmortem), data)
 
     postmortem.refresh_from_db()
     assert list(postmortem.participants.all()) == [commander]
@@ -100,11 +82,11 @@ def test_postmortems_cannot_be_added_or_deleted(client, staff, postmortem):
     assert PostMortem.objects.filter(pk=postmortem.pk).exists()
 
 
-def test_reverting_a_postmortem_from_its_history_is_refused(admin_client, postmortem):
+def test_reverting_a_postmortem_from_its_history_is_refused(portal_admin_client, postmortem):
     version = postmortem.history.last()
     url = reverse("admin:postmortems_postmortem_simple_history", args=[postmortem.pk, version.history_id])
 
-    assert admin_client.post(url, {"owner": ""}).status_code == 403
+    assert portal_admin_client.post(url, {"owner": ""}).status_code == 403
     postmortem.refresh_from_db()
     assert postmortem.owner is not None
 
@@ -125,12 +107,12 @@ def test_milestones_and_reminders_are_read_only(client, staff, postmortem, model
     assert row.due_at == due
 
 
-def test_action_item_edit_goes_through_the_service(admin_client, item, portal_admin):
+def test_action_item_edit_goes_through_the_service(portal_admin_client, item, portal_admin):
     later = item.due_at + timedelta(days=2)
-    data = change_form_data(admin_client, change_url(item))
+    data = change_form_data(portal_admin_client, change_url(item))
     data.update(due_at_0=f"{later:%Y-%m-%d}", due_at_1=f"{later:%H:%M:%S.%f}", status="done")
 
-    response = admin_client.post(change_url(item), data)
+    response = portal_admin_client.post(change_url(item), data)
 
     assert response.status_code == 302
     item.refresh_from_db()
@@ -141,8 +123,8 @@ def test_action_item_edit_goes_through_the_service(admin_client, item, portal_ad
     assert item.reminders.get(kind="overdue").due_at == later  # the service moved the reminders
 
 
-def test_action_items_cannot_be_added_or_deleted(admin_client, item):
-    assert admin_client.get(reverse("admin:postmortems_actionitem_add")).status_code == 403
+def test_action_items_cannot_be_added_or_deleted(portal_admin_client, item):
+    assert portal_admin_client.get(reverse("admin:postmortems_actionitem_add")).status_code == 403
     delete = reverse("admin:postmortems_actionitem_delete", args=[item.pk])
-    assert admin_client.post(delete, {"post": "yes"}).status_code == 403
+    assert portal_admin_client.post(delete, {"post": "yes"}).status_code == 403
     assert ActionItem.objects.filter(pk=item.pk).exists()
