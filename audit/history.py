@@ -7,9 +7,9 @@ from datetime import date, datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.db import models
-from django.utils import formats, timezone
+from django.utils import formats
 
-from portal.display import duration_text, person_name
+from portal.display import duration_text, moment_text, person_name
 
 # Bookkeeping columns that say nothing a reader needs.
 SKIPPED_FIELDS = {"id", "created_at", "updated_at"}
@@ -73,7 +73,7 @@ def _display(f, value, resolver) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, datetime):
-        return formats.date_format(timezone.localtime(value), "j M Y, H:i")
+        return moment_text(value)
     if isinstance(value, date):
         return formats.date_format(value, "j M Y")
     if isinstance(value, timedelta):

@@ -39,3 +39,17 @@ def test_a_long_reason_is_kept_whole_in_the_history_row(incident, responder):
     )
 
     assert incident.history.first().history_change_reason == f"Severity changed: {reason.strip()}"
+
+
+def test_times_in_the_history_name_their_zone(incident, responder):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    services.timeline_add_note(
+        incident=incident, actor=responder, text="Earlier", occurred_at=timezone.now() - timedelta(minutes=5)
+    )
+
+    [entry] = [e for e in incident_history(incident) if e.subject == "Timeline note"]
+    [occurred] = [c.new for c in entry.changes if c.label == "Occurred at"]
+    assert occurred.endswith(" UTC")

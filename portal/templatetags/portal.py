@@ -3,9 +3,9 @@
 from datetime import datetime, timedelta
 
 from django import template
-from django.utils import formats, timezone
+from django.utils import timezone
 
-from portal.display import duration_text, person_name
+from portal.display import duration_text, moment_text, person_name
 
 register = template.Library()
 
@@ -31,33 +31,11 @@ def until(moment: datetime | None, now: datetime | None = None) -> timedelta | N
     return moment - (now or timezone.now())
 
 
-# The ways a page shows a moment; each ends with the zone's abbreviation (see `when`).
-WHEN_FORMATS = {
-    "date": "j M Y, H:i",  # 3 Mar 2026, 14:05 CET
-    "day": "D j M Y, H:i",  # Tue 3 Mar 2026, 14:05 CET (deadlines)
-    "short": "j M H:i",  # 3 Mar 14:05 CET (within an incident)
-    "time": "H:i",  # 14:05 CET
-    "seconds": "j M Y, H:i:s",  # 3 Mar 2026, 14:05:09 CET (history)
-}
-
-
-def zone_abbreviation(moment: datetime) -> str:
-    """CET, CEST, UTC; for a zone without letters (tzdata writes "+04") the offset from UTC: UTC+04."""
-    name = moment.tzname() or ""
-    return f"UTC{name}" if name.startswith(("+", "-")) else name
-
-
 @register.filter
 def when(value: datetime | None, style: str = "date") -> str:
-    """A moment as the staff pages show it: in the zone the page is in (the signed-in person's,
-    activated by people.middleware), always naming that zone: `{{ incident.detected_at|when }}`,
-    `{{ entry.occurred_at|when:"short" }}`. Styles: WHEN_FORMATS."""
-    if not isinstance(value, datetime):
-        return ""
-    if timezone.is_naive(value):  # not from the database (USE_TZ): its zone is unknown, so none is named
-        return formats.date_format(value, WHEN_FORMATS[style])
-    value = timezone.localtime(value)
-    return f"{formats.date_format(value, WHEN_FORMATS[style])} {zone_abbreviation(value)}"
+    """A moment as the staff pages show it, naming its zone: `{{ incident.detected_at|when }}`,
+    `{{ entry.occurred_at|when:"short" }}` (see portal.display.moment_text)."""
+    return moment_text(value, style)
 
 
 @register.filter
