@@ -10,7 +10,23 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, Permission
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q
+from simple_history.admin import SimpleHistoryAdmin
+
+
+class NoRevertHistoryAdmin(SimpleHistoryAdmin):
+    """History viewable, never reverted: a revert writes the row directly, past the
+    service that owns its writes (and its reason and actor)."""
+
+    def revert_disabled(self, request, obj=None):
+        return True
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        # simple-history saves a POST to this page whatever `revert_disabled` says; viewing stays.
+        if request.method == "POST":
+            raise PermissionDenied
+        return super().history_form_view(request, object_id, version_id, extra_context)
 
 
 def held_permissions(user):

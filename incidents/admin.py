@@ -17,6 +17,8 @@ from django.template.response import TemplateResponse
 from django.utils.text import capfirst
 from simple_history.admin import SimpleHistoryAdmin
 
+from audit.admin import NoRevertHistoryAdmin
+
 from . import services
 from .forms import SeverityChoiceField
 from .models import (
@@ -107,22 +109,13 @@ class CommunicationChannelAdmin(SimpleHistoryAdmin):
 # Lifecycle data: written by the services only.
 
 
-class ServiceWrittenAdmin(SimpleHistoryAdmin):
+class ServiceWrittenAdmin(NoRevertHistoryAdmin):
     """Rows that the services write. Staff read them and their history here; the
     admin never deletes them (they are evidence), and never reverts one to an old
     version, which would write the row directly."""
 
     def has_delete_permission(self, request, obj=None):
         return False
-
-    def revert_disabled(self, request, obj=None):
-        return True
-
-    def history_form_view(self, request, object_id, version_id, extra_context=None):
-        # simple-history saves a POST to this page whatever `revert_disabled` says; viewing stays.
-        if request.method == "POST":
-            raise PermissionDenied
-        return super().history_form_view(request, object_id, version_id, extra_context)
 
 
 def nothing_saved(formsets) -> None:
@@ -141,14 +134,10 @@ class ReadOnlyAdmin(ServiceWrittenAdmin):
         return False
 
 
-class RoleAssignmentInline(admin.TabularInline):
-    """Read-only: roles are assigned, handed off and released on the incident's page."""
+class ReadOnlyInline(admin.TabularInline):
+    """Child rows shown on their parent's admin page, written elsewhere through the services."""
 
-    model = RoleAssignment
-    fk_name = "incident"
     extra = 0
-    fields = ["role", "user", "started_at", "ended_at", "assigned_by", "note"]
-    readonly_fields = fields
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -158,6 +147,15 @@ class RoleAssignmentInline(admin.TabularInline):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class RoleAssignmentInline(ReadOnlyInline):
+    """Read-only: roles are assigned, handed off and released on the incident's page."""
+
+    model = RoleAssignment
+    fk_name = "incident"
+    fields = ["role", "user", "started_at", "ended_at", "assigned_by", "note"]
+    readonly_fields = fields
 
 
 DETAIL_FIELDS = ["title", "description", "user_impact", "incident_type", "detection_source", "services"]

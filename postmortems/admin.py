@@ -6,26 +6,16 @@ changed only on the portal's pages. Nothing here is added or deleted."""
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 
-from incidents.admin import ReadOnlyAdmin, ServiceWrittenAdmin, nothing_saved
+from incidents.admin import ReadOnlyAdmin, ReadOnlyInline, ServiceWrittenAdmin, nothing_saved
 
 from . import services
 from .models import ActionItem, Milestone, PostMortem, Reminder
 
 
-class MilestoneInline(admin.TabularInline):
+class MilestoneInline(ReadOnlyInline):
     model = Milestone
-    extra = 0
     fields = ["kind", "due_at", "completed_at", "completed_by", "meeting_held_at"]
     readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(PostMortem)
