@@ -1,20 +1,20 @@
 """Alerts in the admin: read-only, they are evidence."""
 
 from django.contrib import admin
-from simple_history.admin import SimpleHistoryAdmin
+
+from audit.admin import NoRevertHistoryAdmin
 
 from .models import Alert
 
 
 @admin.register(Alert)
-class AlertAdmin(SimpleHistoryAdmin):
+class AlertAdmin(NoRevertHistoryAdmin):
     """Alerts as Alertmanager sent them; read-only, they are evidence."""
 
     list_display = ["fingerprint", "status", "starts_at", "incident", "received_at", "resolved_received_at"]
-    list_filter = ["status"]
+    list_filter = ["status", "starts_at"]
     search_fields = ["fingerprint", "group_key", "incident__reference"]
     list_select_related = ["incident"]
-    date_hierarchy = "starts_at"
 
     def has_add_permission(self, request):
         return False

@@ -14,10 +14,18 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from simple_history.admin import SimpleHistoryAdmin
 
+from portal.pagination import CappedCountPaginator
+
 
 class NoRevertHistoryAdmin(SimpleHistoryAdmin):
     """History viewable, never reverted: a revert writes the row directly, past the
-    service that owns its writes (and its reason and actor)."""
+    service that owns its writes (and its reason and actor).
+
+    Its changelists count at most 10,000 rows and skip the second, unfiltered
+    count: these tables grow to millions of rows."""
+
+    paginator = CappedCountPaginator
+    show_full_result_count = False
 
     def revert_disabled(self, request, obj=None):
         return True

@@ -6,12 +6,12 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.views.generic import TemplateView
 
-from .history import object_history
+from .history import object_history_page
 
 
 class ObjectHistoryView(LoginRequiredMixin, TemplateView):
     """`/…/<model_name>/<pk>/`: who changed what and why, for the models in `models`
-    (model name -> model), to users who may view that model."""
+    (model name -> model), to users who may view that model; a page at a time."""
 
     template_name = "audit/object_history.html"
     models: dict = {}
@@ -24,6 +24,7 @@ class ObjectHistoryView(LoginRequiredMixin, TemplateView):
         if not self.request.user.has_perm(f"{model._meta.app_label}.view_{model._meta.model_name}"):
             raise PermissionDenied
         obj = get_object_or_404(model, pk=pk)
+        page = object_history_page(obj, self.request.GET)
         return super().get_context_data(
-            object=obj, verbose_name=model._meta.verbose_name, entries=object_history(obj), **kwargs
+            object=obj, verbose_name=model._meta.verbose_name, page=page, entries=page.object_list, **kwargs
         )

@@ -234,9 +234,9 @@ class IncidentAdmin(ServiceWrittenAdmin):
     (saved through `incident_update_details`) and move incidents with the actions."""
 
     list_display = ["reference", "title", "severity", "incident_type", "status", "detected_at", "resolved_at"]
-    list_filter = ["status", "severity", "incident_type", "detection_source", "services"]
+    # Dates as a filter, not a date hierarchy: its year links read every row's date.
+    list_filter = ["status", "severity", "incident_type", "detection_source", "services", "detected_at"]
     search_fields = ["reference", "title", "description"]
-    date_hierarchy = "detected_at"
     fieldsets = [
         (None, {"fields": ["reference", *DETAIL_FIELDS]}),
         (

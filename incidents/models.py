@@ -239,6 +239,11 @@ class ReferenceCounter(models.Model):
         return f"{self.year}: {self.last_number}"
 
 
+# The phases of an open incident, for the partial indexes and constraints below
+# (a model's Meta cannot see the model's own attributes).
+_OPEN_STATUSES = ["detected", "acknowledged", "investigating", "mitigating"]
+
+
 class IncidentQuerySet(models.QuerySet):
     def open(self):
         return self.filter(status__in=Incident.OPEN_STATUSES)
@@ -269,7 +274,7 @@ class Incident(TimeStamped):
         MANUAL_CHECK = "manual_check", "Manual check"
         MAINTENANCE = "maintenance", "Scheduled maintenance"
 
-    OPEN_STATUSES = (Status.DETECTED, Status.ACKNOWLEDGED, Status.INVESTIGATING, Status.MITIGATING)
+    OPEN_STATUSES = tuple(map(Status, _OPEN_STATUSES))
 
     reference = models.CharField(max_length=20, unique=True, editable=False)
     title = models.CharField(max_length=200)
@@ -307,9 +312,22 @@ class Incident(TimeStamped):
 
     class Meta:
         ordering = ["-detected_at"]
+        # One index per order the lists offer, and per filter that leads a list
+        # (a deep page seeks into the index at its cursor instead of sorting).
         indexes = [
-            models.Index(fields=["status", "detected_at"], name="incident_status_detected"),
-            models.Index(fields=["next_update_due_at"], name="incident_next_update"),
+            models.Index(
+                fields=["next_update_due_at"], condition=Q(status__in=_OPEN_STATUSES), name="incident_open_next_update"
+            ),
+            models.Index(fields=["detected_at", "id"], name="incident_detected"),
+            models.Index(fields=["severity", "detected_at", "id"], name="incident_severity_detected"),
+            models.Index(fields=["incident_type", "detected_at", "id"], name="incident_type_detected"),
+            models.Index(fields=["status", "-detected_at", "-id"], name="incident_status_newest"),
+            models.Index(fields=["title", "id"], name="incident_title"),
+            models.Index(
+                fields=["severity", "detected_at"],
+                condition=Q(status__in=_OPEN_STATUSES),
+                name="incident_open_severity",
+            ),
         ]
         constraints = [
             models.CheckConstraint(
@@ -319,8 +337,7 @@ class Incident(TimeStamped):
             ),
             models.UniqueConstraint(
                 fields=["alert_group_key"],
-                condition=~Q(alert_group_key="")
-                & Q(status__in=["detected", "acknowledged", "investigating", "mitigating"]),
+                condition=~Q(alert_group_key="") & Q(status__in=_OPEN_STATUSES),
                 name="%(app_label)s_%(class)s_one_open_per_alert_group",
                 violation_error_message="An open incident already exists for this alert group.",
             ),
@@ -433,7 +450,7 @@ class TimelineEntry(TimeStamped):
     class Meta:
         ordering = ["occurred_at", "id"]
         verbose_name_plural = "timeline entries"
-        indexes = [models.Index(fields=["incident", "occurred_at"], name="timeline_incident_time")]
+        indexes = [models.Index(fields=["incident", "occurred_at", "id"], name="timeline_incident_time_id")]
 
     def __str__(self):
         return f"{self.incident.reference} {self.occurred_at:%Y-%m-%d %H:%M} {self.get_kind_display()}"

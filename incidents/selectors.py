@@ -1,9 +1,13 @@
 """Read queries that the pages share. Each runs a fixed number of queries,
 whatever the number of incidents, timeline entries or updates."""
 
+from dataclasses import dataclass
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
-from django.db.models import Case, IntegerField, Prefetch, Q, Value, When
+from django.db.models import Case, Count, IntegerField, Prefetch, Q, Value, When
+
+from portal.pagination import KeysetPage, keyset_page
 
 from .models import (
     ChecklistItem,
@@ -11,6 +15,7 @@ from .models import (
     Incident,
     RoleAssignment,
     Service,
+    Severity,
     StatusUpdate,
     TimelineEntry,
 )
@@ -27,17 +32,53 @@ CONTACT_CATEGORY_ORDER = [
 def incident_list_queryset():
     """The incident list's rows with what the page shows of each, in a fixed number
     of queries; `incidents.filters.IncidentFilterSet` filters and sorts them."""
-    return Incident.objects.select_related("severity", "incident_type").prefetch_related(
-        Prefetch("services", queryset=Service.objects.order_by("name"))
+    return (
+        Incident.objects.select_related("severity", "incident_type")
+        .only(*LIST_COLUMNS)
+        .prefetch_related(Prefetch("services", queryset=Service.objects.only("name").order_by("name")))
     )
 
 
-def dashboard_open_incidents():
-    return list(
-        Incident.objects.open()
-        .select_related("severity", "incident_type", "initial_responder")
-        .order_by("severity__level", "detected_at")
-    )
+# What a list row shows of an incident: not its description or notes.
+LIST_COLUMNS = ["reference", "title", "status", "detected_at", "severity", "incident_type", "next_update_due_at"]
+
+
+# How many incidents each dashboard group shows; the rest are a link to the list away.
+DASHBOARD_CAP = 20
+
+
+@dataclass
+class DashboardGroup:
+    severity: Severity
+    count: int
+    incidents: list
+
+
+def dashboard_open_groups(cap: int = DASHBOARD_CAP) -> list[DashboardGroup]:
+    """Open incidents by severity, oldest first, at most `cap` of each: a count per
+    severity, then one query per severity that has any (the partial index
+    `incident_open_severity` serves both, however many incidents there are)."""
+    counts = dict(Incident.objects.open().values_list("severity").annotate(n=Count("id")).order_by())
+    groups = []
+    for severity in Severity.objects.filter(pk__in=counts).order_by("level"):
+        incidents = list(
+            Incident.objects.open()
+            .filter(severity=severity)
+            .select_related("incident_type")
+            .only(*LIST_COLUMNS)
+            .order_by("detected_at", "id")[:cap]
+        )
+        for incident in incidents:
+            incident.severity = severity
+        groups.append(DashboardGroup(severity, counts[severity.pk], incidents))
+    return groups
+
+
+def update_overdue(now, cap: int = DASHBOARD_CAP) -> tuple[list[Incident], int]:
+    """The open incidents whose status update is overdue, most overdue first (at most `cap`), and how many there are."""
+    overdue = Incident.objects.update_overdue(now)
+    rows = list(overdue.select_related("severity").only(*LIST_COLUMNS).order_by("next_update_due_at", "id")[:cap])
+    return rows, (len(rows) if len(rows) < cap else overdue.count())
 
 
 def user_active_assignments(user):
@@ -62,10 +103,26 @@ def incident_for_page(reference: str):
                 ),
             ),
             Prefetch("checklist", queryset=ChecklistItem.objects.select_related("done_by")),
-            Prefetch("timeline", queryset=TimelineEntry.objects.select_related("author")),
-            Prefetch("status_updates", queryset=StatusUpdate.objects.select_related("author")),
         )
         .get(reference=reference)
+    )
+
+
+# How much of an incident's timeline and updates its page shows at a time.
+TIMELINE_PAGE = 50
+UPDATES_SHOWN = 20
+
+
+def timeline_page(incident, params) -> KeysetPage:
+    """A page of the incident's timeline, newest first (the page shows it oldest
+    first), from the cursor in `params`: any length costs one indexed query."""
+    entries = TimelineEntry.objects.filter(incident=incident).select_related("author").defer("data")
+    return keyset_page(entries, ["-occurred_at", "-id"], params, per_page=TIMELINE_PAGE)
+
+
+def latest_status_updates(incident, limit: int = UPDATES_SHOWN) -> list[StatusUpdate]:
+    return list(
+        StatusUpdate.objects.filter(incident=incident).select_related("author").order_by("-posted_at", "-id")[:limit]
     )
 
 

@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -13,6 +14,7 @@ from django.views.decorators.http import require_POST, require_safe
 from django.views.generic import DetailView, ListView, TemplateView
 
 from portal.display import person_name
+from portal.pagination import keyset_page
 
 from . import history, panels, selectors, services
 from .filters import IncidentFilterSet
@@ -58,17 +60,14 @@ class DashboardView(ReadMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         now = timezone.now()
-        incidents = selectors.dashboard_open_incidents()
-        by_severity: dict = {}
-        for incident in incidents:
-            by_severity.setdefault(incident.severity, []).append(incident)
+        groups = selectors.dashboard_open_groups()
+        update_overdue, update_overdue_count = selectors.update_overdue(now)
         return super().get_context_data(
             now=now,
-            open_count=len(incidents),
-            by_severity=list(by_severity.items()),
-            update_overdue=sorted(
-                (i for i in incidents if i.is_update_overdue(now)), key=lambda i: i.next_update_due_at
-            ),
+            open_count=sum(group.count for group in groups),
+            groups=groups,
+            update_overdue=update_overdue,
+            update_overdue_count=update_overdue_count,
             my_assignments=selectors.user_active_assignments(self.request.user),
             panels=panels.collect(panels.dashboard_panels, request=self.request),
             **kwargs,
@@ -76,32 +75,47 @@ class DashboardView(ReadMixin, TemplateView):
 
 
 class FilteredListView(ListView):
-    """A list page filtered by `filterset_class` from the query string. A bad value
-    is shown on the page and left out, and a stale or hand-edited page number shows
-    the nearest page: a bookmark never gives an error page or an empty list."""
+    """A list page filtered by `filterset_class` from the query string and paged by
+    cursor (`portal.pagination`) in the FilterSet's `ordering`. A bad value is
+    shown on the page and left out, and a stale cursor shows the first page: a
+    bookmark never gives an error page."""
 
     filterset_class: type[django_filters.FilterSet]
+    paginate_by = PAGE_SIZE
 
     def get_queryset(self):
         self.filterset = self.filterset_class(self.request.GET, queryset=super().get_queryset(), request=self.request)
         return self.filterset.qs
 
+    def get_partitions(self, ordering):
+        """[(value, Q)] when the order leads with another table's column (see keyset_page)."""
+        return None
+
     def paginate_queryset(self, queryset, page_size):
-        paginator = self.get_paginator(queryset, page_size)
-        page = paginator.get_page(self.request.GET.get(self.page_kwarg))
-        return paginator, page, page.object_list, page.has_other_pages()
+        ordering = self.filterset.ordering
+        page = keyset_page(
+            queryset, ordering, self.request.GET, per_page=page_size, partitions=self.get_partitions(ordering)
+        )
+        return None, page, page.object_list, page.has_other_pages
 
     def get_context_data(self, **kwargs):
-        return super().get_context_data(filterset=self.filterset, **kwargs)
+        context = super().get_context_data(filterset=self.filterset, **kwargs)
+        context["page"] = context["page_obj"]
+        return context
 
 
 class IncidentListView(ReadMixin, FilteredListView):
     permission_required = "incidents.view_incident"
     template_name = "incidents/incident_list.html"
     context_object_name = "incidents"
-    paginate_by = PAGE_SIZE
     filterset_class = IncidentFilterSet
     queryset = selectors.incident_list_queryset()
+
+    def get_partitions(self, ordering):
+        if ordering[0] != "severity__level":
+            return None
+        levels = Severity.objects.order_by("level").values_list("pk", "level")
+        return [(level, Q(severity_id=pk)) for pk, level in levels]
 
 
 @login_required
@@ -168,6 +182,9 @@ def _detail_context(request, incident: Incident, **forms) -> dict:
     contacts = selectors.contacts_in_escalation_order()
     for contact in contacts:
         contact.current_holder = holders.get(contact.role_id) if contact.role_id else None
+    timeline = selectors.timeline_page(incident, request.GET)
+    timeline.object_list.reverse()  # oldest first on the page
+    status_updates = selectors.latest_status_updates(incident)
     deadline = incident.phase_deadline()
     resolved = incident.status == Incident.Status.RESOLVED
     return {
@@ -182,8 +199,10 @@ def _detail_context(request, incident: Incident, **forms) -> dict:
         "roles": [{"role": r, "holder": holders.get(r.pk)} for r in roles],
         "past_assignments": [a for a in assignments if not a.is_active],
         "checklist_sections": sections,
-        "timeline": list(incident.timeline.all()),
-        "status_updates": list(incident.status_updates.all()),
+        "timeline": timeline.object_list,
+        "timeline_page": timeline,
+        "status_updates": status_updates,
+        "updates_capped": len(status_updates) == selectors.UPDATES_SHOWN,
         "contact_groups": selectors.group_contacts(contacts),
         "severity_form": forms.get("severity_form") or SeverityChangeForm(initial={"severity": incident.severity}),
         "role_form": forms.get("role_form") or RoleAssignForm(),
@@ -337,10 +356,11 @@ def status_update(request, reference):
 @require_safe
 def incident_history(request, reference):
     incident = get_object_or_404(Incident.objects.select_related("severity"), reference=reference)
+    page = history.incident_history(incident, request.GET)
     return render(
         request,
         "incidents/incident_history.html",
-        {"incident": incident, "entries": history.incident_history(incident)},
+        {"incident": incident, "page": page, "entries": page.object_list},
     )
 
 

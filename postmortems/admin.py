@@ -81,7 +81,6 @@ class ReminderAdmin(ReadOnlyAdmin):
 @admin.register(Milestone)
 class MilestoneAdmin(ReadOnlyAdmin):
     list_display = ["postmortem", "kind", "due_at", "completed_at", "completed_by"]
-    list_filter = ["kind", ("completed_at", admin.EmptyFieldListFilter)]
+    list_filter = ["kind", ("completed_at", admin.EmptyFieldListFilter), "due_at"]
     list_select_related = ["postmortem__incident", "completed_by"]
     search_fields = ["postmortem__incident__reference"]
-    date_hierarchy = "due_at"

@@ -1,14 +1,15 @@
 """Status-page subscribers and broadcasts in the admin."""
 
 from django.contrib import admin, messages
-from simple_history.admin import SimpleHistoryAdmin
+
+from audit.admin import NoRevertHistoryAdmin
 
 from . import services
 from .models import Broadcast, StatusSubscriber
 
 
 @admin.register(StatusSubscriber)
-class StatusSubscriberAdmin(SimpleHistoryAdmin):
+class StatusSubscriberAdmin(NoRevertHistoryAdmin):
     """Read-only: people subscribe, confirm and leave on the public page. Staff can erase a
     subscriber on request with the action, which does what the unsubscribe link does."""
 
@@ -36,7 +37,7 @@ class StatusSubscriberAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(Broadcast)
-class BroadcastAdmin(SimpleHistoryAdmin):
+class BroadcastAdmin(NoRevertHistoryAdmin):
     """Read-only: a broadcast is written by the task that sends it."""
 
     list_display = ["status_update", "queued", "completed_at", "created_at"]

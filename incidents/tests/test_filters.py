@@ -126,11 +126,13 @@ def test_sort_offers_the_existing_keys_and_defaults_to_newest(listed):
     assert names(listed, filtered({})[1]) == ["b", "a", "old"]
 
 
-def test_ties_are_broken_by_the_newest_row(responder):
+def test_ties_are_broken_by_the_id_in_the_direction_of_the_sort(responder):
     with time_machine.travel(timezone.now(), tick=False):
         first, second = declare(responder, title="Same"), declare(responder, title="Same")
-    for sort in set(INCIDENT_SORTS) - {"reference"}:  # references are unique
+    for sort in ["newest", "severity", "status"]:  # newest first within the sort's groups
         assert filtered({"sort": sort})[1] == [second, first], sort
+    for sort in ["oldest", "title"]:
+        assert filtered({"sort": sort})[1] == [first, second], sort
 
 
 def test_an_explicit_queryset_is_filtered_and_sorted(listed):
@@ -206,9 +208,11 @@ def test_the_page_refuses_a_date_range_that_ends_before_it_starts(rclient, liste
     assert rows == [listed["a"].pk]  # from two days ago and open
 
 
-@pytest.mark.parametrize("page", ["abc", "0", "9999", "-1"])
-def test_a_bad_page_number_shows_the_nearest_page_with_the_filters(rclient, listed, page):
-    _, rows = listing(rclient, page=page, status="open")
+# Not base64; base64 of "[]", of '["x","y"]' (strings where a moment is due), of '[{"t":"2026-13-45"},1]'.
+@pytest.mark.parametrize("cursor", ["abc!", "W10", "WyJ4IiwieSJd", "W3sidCI6IjIwMjYtMTMtNDUifSwxXQ"])
+@pytest.mark.parametrize("direction", ["after", "before", "page"])
+def test_a_bad_cursor_shows_the_first_page_with_the_filters(rclient, listed, cursor, direction):
+    _, rows = listing(rclient, status="open", **{direction: cursor})
     assert rows == [listed["a"].pk, listed["old"].pk]
 
 
