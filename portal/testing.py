@@ -47,3 +47,90 @@ def report_figures(name: str, **figures) -> None:
     line = f"[{name}] " + " ".join(f"{key}={value}" for key, value in figures.items())
     FIGURES.append(line)
     print("\n" + line)
+
+
+def plan_problems(captured_queries, large_tables, *, sort_rows: int = 1000) -> list[str]:
+    """What is wrong with the plans of `captured_queries` (from CaptureQueriesContext)
+    on PostgreSQL: a sequential scan of one of `large_tables`, or a sort of more than
+    `sort_rows` estimated rows (a whole-table sort where an index should give the order).
+
+    Sequential scans are priced out (`enable_seqscan = off`) while explaining, so a
+    "Seq Scan" that remains means no index can serve the query at any size: a
+    small seeded table would otherwise make a sequential scan the honest choice.
+    """
+    from django.db import connection
+
+    problems = []
+
+    def walk(node, sql):
+        relation = node.get("Relation Name")
+        if node["Node Type"] == "Seq Scan" and relation in large_tables:
+            problems.append(f"sequential scan of {relation}: {sql[:300]}")
+        if node["Node Type"] in ("Sort", "Incremental Sort") and node["Plan Rows"] > sort_rows:
+            problems.append(f"sort of ~{node['Plan Rows']} rows: {sql[:300]}")
+        for child in node.get("Plans", []):
+            walk(child, sql)
+
+    with connection.cursor() as cursor:
+        cursor.execute("SET enable_seqscan = off")
+        try:
+            for query in captured_queries:
+                sql = query["sql"]
+                if not sql.lstrip().upper().startswith(("SELECT", "WITH", "(SELECT")):
+                    continue
+                cursor.execute("EXPLAIN (FORMAT JSON) " + sql)
+                (plan,) = cursor.fetchone()[0]
+                walk(plan["Plan"], sql)
+        finally:
+            cursor.execute("RESET enable_seqscan")
+    return problems
+
+
+# Plan nodes that pass their first (outer) input's rows on as they come, so a
+# LIMIT above them stops that input early; any other node reads its input whole.
+_STREAMING = {"Nested Loop", "Hash Join", "Merge Join", "Gather", "Gather Merge", "Result", "Subquery Scan", "Unique"}
+_STREAMING_ALL = {"Append", "Merge Append", "Incremental Sort"}
+
+
+def unbounded_index_scans(captured_queries, large_tables) -> list[str]:
+    """Full index scans of `large_tables` that no LIMIT stops: an index scan with no
+    index condition whose rows are sorted, hashed, aggregated or rescanned.
+
+    With sequential scans priced out (as `plan_problems` explains), PostgreSQL reads
+    a table it cannot seek through any index from end to end instead, which
+    `plan_problems` does not see; only a walk in index order that a LIMIT ends
+    early (a list's page) is not a whole-table read. Hash and merge joins are
+    priced out too: hashing all of a test's few thousand rows is the cheap way to
+    join them, where a firm's million would be probed through an index.
+    """
+    from django.db import connection
+
+    problems = []
+
+    def walk(node, bounded, sql):
+        kind = node["Node Type"]
+        full = kind in ("Index Scan", "Index Only Scan") and "Index Cond" not in node
+        if full and not bounded and node["Relation Name"] in large_tables:
+            problems.append(f"full scan of {node['Relation Name']} by {node['Index Name']}: {sql[:300]}")
+        for position, child in enumerate(node.get("Plans", [])):
+            if child.get("Parent Relationship") in ("SubPlan", "InitPlan"):
+                walk(child, False, sql)
+            elif kind == "Limit":
+                walk(child, True, sql)
+            else:
+                streams = kind in _STREAMING_ALL or (kind in _STREAMING and position == 0)
+                walk(child, bounded and streams, sql)
+
+    with connection.cursor() as cursor:
+        cursor.execute("SET enable_seqscan = off; SET enable_hashjoin = off; SET enable_mergejoin = off")
+        try:
+            for query in captured_queries:
+                sql = query["sql"]
+                if not sql.lstrip().upper().startswith(("SELECT", "WITH", "(SELECT")):
+                    continue
+                cursor.execute("EXPLAIN (FORMAT JSON) " + sql)
+                (plan,) = cursor.fetchone()[0]
+                walk(plan["Plan"], False, sql)
+        finally:
+            cursor.execute("RESET enable_seqscan; RESET enable_hashjoin; RESET enable_mergejoin")
+    return problems

@@ -4,11 +4,11 @@ CSV export and an API can share. "Me" and "mine" are the request's user, so pass
 
 import django_filters
 from django import forms
-from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from .forms import UserChoiceMixin
+from .forms import UserChoiceMixin, staff_users
 from .models import ActionItem, Milestone, PostMortem
+from .selectors import ACTION_ITEM_ORDER, POSTMORTEM_ORDER
 
 
 def _request_user(filterset):
@@ -33,12 +33,11 @@ class PostMortemFilterSet(django_filters.FilterSet):
     milestone = django_filters.ChoiceFilter(
         label="Open milestone", choices=Milestone.Kind.choices, empty_label="Any", method="filter_milestone"
     )
+    # The users the edit form offers as owner: asking which users own a post-mortem
+    # would be a DISTINCT over every post-mortem on every page view.
     owner = OwnerFilter(
         label="Owner",
-        queryset=get_user_model()
-        .objects.filter(owned_postmortems__isnull=False)
-        .distinct()
-        .order_by("first_name", "last_name", "username"),
+        queryset=staff_users(),
         empty_label="Anyone",
         null_label="Me",
         null_value="me",
@@ -48,6 +47,11 @@ class PostMortemFilterSet(django_filters.FilterSet):
     class Meta:
         model = PostMortem
         fields = []
+
+    @property
+    def ordering(self) -> list[str]:
+        """The list's one order, which its cursor pages through."""
+        return POSTMORTEM_ORDER
 
     def filter_overdue(self, queryset, name, value):
         return queryset.overdue(timezone.now()) if value else queryset
@@ -70,6 +74,11 @@ class ActionItemFilterSet(django_filters.FilterSet):
     class Meta:
         model = ActionItem
         fields = []
+
+    @property
+    def ordering(self) -> list[str]:
+        """The list's one order, which its cursor pages through."""
+        return ACTION_ITEM_ORDER
 
     @property
     def current_view(self) -> str:

@@ -101,7 +101,12 @@ class PostMortem(TimeStamped):
     class Meta:
         ordering = ["-clock_started_at", "-id"]
         verbose_name = "post-mortem"
-        indexes = [models.Index(fields=["owner", "completed_at"], name="postmortem_owner_open")]
+        # The list's order (newest clock first), alone and behind its owner filter, so a
+        # page is an index range from its cursor rather than a sort of every post-mortem.
+        indexes = [
+            models.Index(fields=["clock_started_at", "id"], name="postmortem_started"),
+            models.Index(fields=["owner", "clock_started_at", "id"], name="postmortem_owner_started"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["incident"],
@@ -170,7 +175,7 @@ class Milestone(TimeStamped):
     class Meta:
         ordering = ["due_at", "id"]
         indexes = [
-            models.Index(fields=["due_at"], condition=Q(completed_at__isnull=True), name="milestone_open_due"),
+            models.Index(fields=["due_at", "id"], condition=Q(completed_at__isnull=True), name="milestone_open_due"),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -254,11 +259,18 @@ class ActionItem(TimeStamped):
 
     class Meta:
         ordering = ["due_at", "id"]
+        # One per view of the action-item list, in its order (due first, then id):
+        # all, overdue (open) and mine (mine and open).
         indexes = [
+            models.Index(fields=["due_at", "id"], name="actionitem_due"),
             models.Index(
-                fields=["due_at"], condition=Q(status__in=["open", "in_progress"]), name="actionitem_open_due"
+                fields=["due_at", "id"], condition=Q(status__in=["open", "in_progress"]), name="actionitem_open_due"
             ),
-            models.Index(fields=["owner", "status"], name="actionitem_owner_status"),
+            models.Index(
+                fields=["owner", "due_at", "id"],
+                condition=Q(status__in=["open", "in_progress"]),
+                name="actionitem_owner_open_due",
+            ),
         ]
         constraints = [
             models.CheckConstraint(

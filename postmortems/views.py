@@ -6,7 +6,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
 from django.core.exceptions import ValidationError
-from django.db.models import Prefetch, Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -17,10 +16,10 @@ from django.views.generic import DetailView
 from incidents.models import Incident
 from incidents.views import FilteredListView
 
-from . import services
+from . import selectors, services
 from .filters import ActionItemFilterSet, PostMortemFilterSet
 from .forms import ActionItemForm, ActionItemStatusForm, MeetingForm, MilestoneForm, PostMortemForm
-from .models import ActionItem, Milestone, PostMortem, Reminder
+from .models import ActionItem, Milestone, PostMortem
 
 
 def _errors(request, exc: ValidationError) -> None:
@@ -33,16 +32,14 @@ def _postmortem_or_404(reference):
 
 
 class PostMortemListView(LoginRequiredMixin, PermissionRequiredMixin, FilteredListView):
-    """All post-mortems, filtered by `PostMortemFilterSet`."""
+    """Post-mortems, newest first, filtered by `PostMortemFilterSet` and paged by cursor."""
 
     permission_required = "postmortems.view_postmortem"
     template_name = "postmortems/postmortem_list.html"
     context_object_name = "postmortems"
     paginate_by = 50
     filterset_class = PostMortemFilterSet
-    queryset = PostMortem.objects.select_related("incident__severity", "owner").prefetch_related(
-        Prefetch("milestones", queryset=Milestone.objects.order_by("due_at"))
-    )
+    queryset = selectors.postmortem_list_queryset()
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(now=timezone.now(), milestone_kinds=Milestone.Kind.choices, **kwargs)
@@ -54,34 +51,17 @@ class PostMortemDetailView(LoginRequiredMixin, PermissionRequiredMixin, DetailVi
     context_object_name = "postmortem"
 
     def get_object(self, queryset=None):
-        return get_object_or_404(
-            PostMortem.objects.select_related("incident__severity", "owner", "opened_by").prefetch_related(
-                "participants",
-                "contact_participants",
-                Prefetch(
-                    "milestones",
-                    queryset=Milestone.objects.select_related("completed_by").prefetch_related("attendees"),
-                ),
-                Prefetch("action_items", queryset=ActionItem.objects.select_related("owner", "closed_by")),
-            ),
-            incident__reference=self.kwargs["reference"],
-        )
+        return get_object_or_404(selectors.postmortem_detail_queryset(), incident__reference=self.kwargs["reference"])
 
     def get_context_data(self, **kwargs):
         postmortem = self.object
-        reminders = (
-            Reminder.objects.filter(Q(milestone__postmortem=postmortem) | Q(action_item__postmortem=postmortem))
-            .exclude(status=Reminder.Status.PENDING)
-            .select_related("milestone", "action_item")
-            .order_by("-handled_at", "-id")
-        )
         user = self.request.user
         for milestone in postmortem.milestones.all():  # prefetched: the template loops over these same objects
             form_class = MeetingForm if milestone.kind == Milestone.Kind.MEETING else MilestoneForm
             milestone.complete_form = form_class(auto_id=f"id_{milestone.kind}_%s")
         return super().get_context_data(
             now=timezone.now(),
-            reminders=reminders,
+            reminders=selectors.handled_reminders(postmortem),
             action_form=ActionItemForm(auto_id="id_action_%s"),
             can_change=user.has_perm("postmortems.change_postmortem"),
             can_complete=user.has_perm("postmortems.change_milestone"),
@@ -191,14 +171,14 @@ def action_item_status(request, pk):
 
 
 class ActionItemListView(LoginRequiredMixin, PermissionRequiredMixin, FilteredListView):
-    """Every action item, filtered by `ActionItemFilterSet` (all, mine, overdue)."""
+    """Action items, soonest due first, filtered by `ActionItemFilterSet` (all, mine, overdue), paged by cursor."""
 
     permission_required = "postmortems.view_actionitem"
     template_name = "postmortems/actionitem_list.html"
     context_object_name = "items"
     paginate_by = 50
     filterset_class = ActionItemFilterSet
-    queryset = ActionItem.objects.select_related("postmortem__incident", "owner").order_by("due_at", "id")
+    queryset = selectors.action_item_list_queryset()
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(

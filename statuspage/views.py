@@ -17,34 +17,29 @@ from .forms import SubscribeForm
 from .services import CONFIRM_SALT, UNSUBSCRIBE_SALT
 
 
-def index(request):
+def _page(request, form, status: int = 200):
     current, past = selectors.public_incidents()
-    return render(
-        request,
-        "statuspage/index.html",
-        {
-            "title": settings.STATUS_PAGE_TITLE,
-            "current": current,
-            "past": past,
-            "form": SubscribeForm(),
-            "history_days": settings.STATUS_PAGE_HISTORY_DAYS,
-        },
-    )
+    context = {
+        "title": settings.STATUS_PAGE_TITLE,
+        "current": current,
+        "past": past,
+        "form": form,
+        "history_days": settings.STATUS_PAGE_HISTORY_DAYS,
+        "current_limit": selectors.CURRENT_LIMIT,
+        "past_limit": selectors.PAST_LIMIT,
+    }
+    return render(request, "statuspage/index.html", context, status=status)
+
+
+def index(request):
+    return _page(request, SubscribeForm())
 
 
 @require_http_methods(["POST"])
 def subscribe(request):
     form = SubscribeForm(request.POST)
     if not form.is_valid():
-        current, past = selectors.public_incidents()
-        context = {
-            "title": settings.STATUS_PAGE_TITLE,
-            "current": current,
-            "past": past,
-            "form": form,
-            "history_days": settings.STATUS_PAGE_HISTORY_DAYS,
-        }
-        return render(request, "statuspage/index.html", context, status=400)
+        return _page(request, form, status=400)
     services.subscriber_subscribe(email=form.cleaned_data["email"])
     # The same answer whether or not the address was already known: the page reveals no subscribers.
     return _message(request, "check_inbox")
@@ -168,7 +163,7 @@ class PlainTextAtomFeed(Atom1Feed):
 
 
 class StatusFeed(Feed):
-    """Atom feed of customer-facing updates; each entry is one update."""
+    """Atom feed of the newest customer-facing updates (`selectors.feed_entries`); each entry is one update."""
 
     feed_type = PlainTextAtomFeed
     description_template = None
@@ -183,10 +178,7 @@ class StatusFeed(Feed):
         return reverse("statuspage:index")
 
     def items(self):
-        current, past = selectors.public_incidents()
-        entries = [(incident, update) for incident in current + past for update in incident.updates]
-        entries.sort(key=lambda pair: (pair[1].posted_at, pair[1].id), reverse=True)
-        return entries[:100]
+        return selectors.feed_entries()
 
     def item_title(self, item):
         incident, update = item
