@@ -100,18 +100,27 @@ def _highest_number(year: int) -> int:
 
 
 def _next_reference(year: int) -> str:
-    """The next reference of `year`, from its counter row, locked until the declaration commits."""
-    counter = ReferenceCounter.objects.select_for_update().filter(year=year).first()
-    if counter is None:
-        # The year's first declaration (or the first since counters existed): start from what is there.
-        try:
-            with transaction.atomic():
-                ReferenceCounter.objects.create(year=year, last_number=_highest_number(year))
-        except IntegrityError:
-            pass  # a concurrent declaration created it; its lock orders us after it
-        counter = ReferenceCounter.objects.select_for_update().get(year=year)
-    counter.last_number += 1
-    counter.save(update_fields=["last_number"])
+    """The next reference of `year`, from its counter row, in a transaction of its own.
+
+    Concurrent declarations queue on the row's lock for three statements and a commit, not
+    for a whole declaration: the lock serialises the numbers (no two declarations can read
+    the same `last_number`) and the unique `reference` backs it. A declaration that fails
+    after drawing its number leaves a gap, which is acceptable; a duplicate never happens.
+    Inside a caller's transaction this block is a savepoint and the lock lasts until the
+    caller commits: still correct, only slower under concurrency.
+    """
+    with transaction.atomic():
+        counter = ReferenceCounter.objects.select_for_update().filter(year=year).first()
+        if counter is None:
+            # The year's first declaration (or the first since counters existed): start from what is there.
+            try:
+                with transaction.atomic():
+                    ReferenceCounter.objects.create(year=year, last_number=_highest_number(year))
+            except IntegrityError:
+                pass  # a concurrent declaration created it; its lock orders us after it
+            counter = ReferenceCounter.objects.select_for_update().get(year=year)
+        counter.last_number += 1
+        counter.save(update_fields=["last_number"])
     return f"INC-{year}-{counter.last_number:04d}"
 
 
@@ -134,47 +143,84 @@ def incident_declare(
     reason: str = "Incident declared",
 ) -> Incident:
     """Open an incident: give it a reference, make the declarer its initial
-    responder, and turn the runbook into its checklist."""
+    responder, and turn the runbook into its checklist.
+
+    A fixed number of statements whatever the runbook's length: the runbook is read
+    once, before any lock, and the incident, its services, its checklist and its first
+    timeline entry are each one INSERT plus one INSERT of their history rows. The number
+    is drawn first, in its own short transaction (`_next_reference`), so the counter row
+    is not locked while the rest is written (unless the caller holds a transaction open).
+
+    An open incident for `alert_group_key` already existing raises IntegrityError, with
+    this declaration rolled back (to its savepoint inside a caller's transaction): the
+    caller re-reads the incident that won.
+    """
     detected_at = detected_at or timezone.now()
-    with transaction.atomic(), acting_as(actor, reason):
-        incident = Incident.objects.create(
-            reference=_next_reference(detected_at.year),
-            title=title,
-            description=description,
-            severity=severity,
-            incident_type=incident_type,
-            detection_source=detection_source,
-            user_impact=user_impact,
-            detected_at=detected_at,
-            next_update_due_at=_update_due(severity, detected_at),
-            declared_by=actor,
-            initial_responder=actor if actor and actor.is_active else None,
-            alert_group_key=alert_group_key,
-        )
-        if services:
-            incident.services.set(services)
-        _build_checklist(incident)
-        timeline_record(
-            incident=incident,
-            actor=actor,
-            text=f"Incident declared as {severity.code} ({incident_type}), "
-            f"detected by {incident.get_detection_source_display().lower()}.",
-            occurred_at=detected_at,
-        )
-        notices.incident_declared(incident)
+    steps = list(
+        RunbookStep.objects.filter(incident_type=incident_type)
+        .order_by("kind", "position")
+        .values_list("kind", "position", "text")
+    )
+    services = list(services)
+    with acting_as(actor, reason):
+        reference = _next_reference(detected_at.year)
+        with transaction.atomic():
+            incident = Incident(
+                reference=reference,
+                title=title,
+                description=description,
+                severity=severity,
+                incident_type=incident_type,
+                detection_source=detection_source,
+                user_impact=user_impact,
+                detected_at=detected_at,
+                next_update_due_at=_update_due(severity, detected_at),
+                declared_by=actor,
+                initial_responder=actor if actor and actor.is_active else None,
+                alert_group_key=alert_group_key,
+            )
+            _insert_with_services(incident, services, actor=actor, reason=reason)
+            _build_checklist(incident, steps, actor=actor, reason=reason)
+            timeline_record(
+                incident=incident,
+                actor=actor,
+                text=f"Incident declared as {severity.code} ({incident_type}), "
+                f"detected by {incident.get_detection_source_display().lower()}.",
+                occurred_at=detected_at,
+            )
+            notices.incident_declared(incident)
     return incident
 
 
-def _build_checklist(incident: Incident) -> None:
+def _insert_with_services(incident: Incident, services: list, *, actor, reason: str) -> None:
+    """The new incident's row and its one history row, with its services recorded on that row.
+
+    `save()` then `services.set()` would write two history rows (the creation, then the
+    services as a change) and read the links back to copy them; this writes each table once.
+    """
+    Incident.objects.bulk_create([incident])
+    [record] = Incident.history.bulk_history_create([incident], default_user=actor, default_change_reason=reason)
+    if not services:
+        return
+    Link = Incident.services.through
+    links = Link.objects.bulk_create([Link(incident=incident, service=service) for service in services])
+    LinkHistory = record.services.model  # simple-history's table of the links each history row saw
+    LinkHistory.objects.bulk_create(
+        [LinkHistory(history=record, id=link.pk, incident=incident, service_id=link.service_id) for link in links]
+    )
+
+
+def _build_checklist(incident: Incident, steps, *, actor, reason: str) -> None:
+    """The runbook's initial response and `steps` ((kind, position, text) of the type's runbook)
+    as the incident's checklist: one INSERT of the items and one of their history rows."""
     items = [
         ChecklistItem(incident=incident, section=ChecklistItem.Section.INITIAL_RESPONSE, position=i, text=text)
         for i, text in enumerate(INITIAL_RESPONSE_STEPS, start=1)
     ]
-    for step in RunbookStep.objects.filter(incident_type=incident.incident_type).order_by("kind", "position"):
-        items.append(ChecklistItem(incident=incident, section=step.kind, position=step.position, text=step.text))
-    # One save() per item so that each gets its history row (bulk_create would skip it).
-    for item in items:
-        item.save()
+    items += [
+        ChecklistItem(incident=incident, section=kind, position=position, text=text) for kind, position, text in steps
+    ]
+    bulk_create_with_history(items, ChecklistItem, default_user=actor, default_change_reason=reason)
 
 
 def incident_transition(*, incident: Incident, action: str, actor, note: str = "") -> Incident:
