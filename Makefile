@@ -46,10 +46,17 @@ lint: venv
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
 
-## make bench: benchmarks that print figures (not part of the test suite)
+## make bench: a firm's full data set in its own database (portal_bench, loaded once, then reused), gunicorn
+## with production settings, every page against a floor, the webhook and the sweeps; prints figures and
+## targets and writes bench/results.md and .json (not part of the test suite). BENCH_SCALE=0.01 for a quick
+## run; BENCH_ARGS="pages", "webhook", "sweeps" or "load" for a part.
+BENCH_SCALE ?= 1.0
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/portal_bench
+BENCH_BROKER_URL ?= redis://127.0.0.1:6379/12
 bench: venv
 	bin/services
-	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(PY) -m bench
+	BENCH_SCALE=$(BENCH_SCALE) BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) BENCH_BROKER_URL=$(BENCH_BROKER_URL) \
+		$(PY) -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var staticfiles

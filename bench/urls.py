@@ -1,0 +1,17 @@
+"""The portal's URLs plus `/bench/floor/`: the cheapest page a signed-in user can ask for. It goes through
+the same middleware (session, authentication, CSRF, security headers) and nothing else, so it is what the
+machine does per request before a view does any work. Every page is measured against it."""
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
+from django.urls import path
+
+from portal.urls import urlpatterns as portal_urlpatterns
+
+
+@login_required
+def floor(request):
+    return HttpResponse("ok")
+
+
+urlpatterns = [path("bench/floor/", floor, name="bench-floor"), *portal_urlpatterns]
