@@ -1,9 +1,11 @@
 """The post-mortem emails: one function per email, each rendered from
-`templates/emails/<name>_subject.txt`, `_body.txt` and `_body.html`, and queued
-through the shared outbox under the reminder's unique key (so it is queued once,
-and a failed send is retried with backoff)."""
+`templates/emails/<name>_subject.txt`, `_body.txt` and `_body.html` into an
+outbox message under the reminder's unique key, not saved yet: the deadline
+sweep queues a batch of them at once (`outbox_enqueue_many`), each once, and a
+failed send is retried with backoff."""
 
-from notifications.services import email_enqueue
+from notifications.models import OutboxMessage
+from notifications.services import email_message
 from portal.display import person_name
 
 from .models import ActionItem, Reminder
@@ -29,25 +31,25 @@ def _context(reminder: Reminder, now) -> dict:
     }
 
 
-def send_reminder(*, reminder: Reminder, recipients, now):
+def reminder_email(*, reminder: Reminder, recipients, now) -> OutboxMessage | None:
     """To the owner, before the deadline."""
-    return email_enqueue(
+    return email_message(
         key=reminder.outbox_key, template="postmortem_reminder", context=_context(reminder, now), recipients=recipients
     )
 
 
-def send_overdue_notice(*, reminder: Reminder, recipients, now):
+def overdue_email(*, reminder: Reminder, recipients, now) -> OutboxMessage | None:
     """To the owner, at the deadline."""
-    return email_enqueue(
+    return email_message(
         key=reminder.outbox_key, template="postmortem_overdue", context=_context(reminder, now), recipients=recipients
     )
 
 
-def send_escalation(*, reminder: Reminder, recipients, now, emergency_contacts=()):
+def escalation_email(*, reminder: Reminder, recipients, now, emergency_contacts=()) -> OutboxMessage | None:
     """To the owner, the Incident Commander and the Technical Lead after the grace period; for the
     configured severities also to the emergency contacts, whose phone numbers it lists (the runbook
     escalates by phone, and most have no email address)."""
-    return email_enqueue(
+    return email_message(
         key=reminder.outbox_key,
         template="postmortem_escalation",
         context={**_context(reminder, now), "emergency_contacts": emergency_contacts},
@@ -55,15 +57,12 @@ def send_escalation(*, reminder: Reminder, recipients, now, emergency_contacts=(
     )
 
 
-SENDERS = {
-    Reminder.Kind.BEFORE: send_reminder,
-    Reminder.Kind.OVERDUE: send_overdue_notice,
-    Reminder.Kind.ESCALATION: send_escalation,
-}
-
-
-def send_deadline_notice(*, reminder: Reminder, recipients, now, emergency_contacts=()):
-    """Queue the email for `reminder`'s kind. Returns (OutboxMessage, created), or None with no recipients."""
+def deadline_notice(*, reminder: Reminder, recipients, now, emergency_contacts=()) -> OutboxMessage | None:
+    """The unsaved email for `reminder`'s kind; None with no recipients."""
     if reminder.kind == Reminder.Kind.ESCALATION:
-        return send_escalation(reminder=reminder, recipients=recipients, now=now, emergency_contacts=emergency_contacts)
-    return SENDERS[reminder.kind](reminder=reminder, recipients=recipients, now=now)
+        return escalation_email(
+            reminder=reminder, recipients=recipients, now=now, emergency_contacts=emergency_contacts
+        )
+    if reminder.kind == Reminder.Kind.OVERDUE:
+        return overdue_email(reminder=reminder, recipients=recipients, now=now)
+    return reminder_email(reminder=reminder, recipients=recipients, now=now)

@@ -92,7 +92,7 @@ def test_a_forgotten_message_is_never_delivered(db):
 def test_a_message_forgotten_while_being_sent_stays_failed(db, monkeypatch):
     being_sent = message("status-update:1:7")
 
-    def unsubscribed_meanwhile(row):
+    def unsubscribed_meanwhile(row, smtp):
         outbox_forget(key_prefixes=PREFIXES, address=FAN)
 
     monkeypatch.setitem(outbox.SENDERS, M.Channel.EMAIL, unsubscribed_meanwhile)

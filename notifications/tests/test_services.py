@@ -153,7 +153,7 @@ def test_any_exception_while_sending_is_the_message_failure_not_the_sweeps(db, s
     queue(key="second")
     sent = []
 
-    def flaky(message):
+    def flaky(message, smtp):
         if message.key == "first":
             raise RuntimeError("template bug")
         sent.append(message.key)
@@ -173,7 +173,7 @@ def test_a_message_is_marked_sending_and_committed_before_the_exchange(monkeypat
     message, _ = queue()
     seen = []
 
-    def look(message):
+    def look(message, smtp):
         # A second connection sees the claim: it was committed before the send began.
         other = connections.create_connection("default")
         try:

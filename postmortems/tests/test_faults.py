@@ -174,8 +174,14 @@ def test_redis_killed_and_restarted_under_a_busy_worker_loses_nothing_and_the_wo
         running.append(proc.beat("beat", env, tmp_path))
 
         in_flight = due_overdue_notices(2, owner, "F")
-        wait_until(lambda: len(smtp_server.in_data) == 2, 60, interval=0.02)  # both inside a 3 s DATA
-        in_flight_at_kill = len(smtp_server.in_data)
+
+        def both_in_flight():
+            # Both being sent (one batch: the first inside a 3 s DATA, the second behind it on its connection).
+            sending = OutboxMessage.objects.filter(key__in=in_flight, status="sending").count()
+            return smtp_server.in_data and sending == 2
+
+        wait_until(both_in_flight, 60, interval=0.02)
+        in_flight_at_kill = OutboxMessage.objects.filter(key__in=in_flight, status="sending").count()
         redis_1.kill()  # unacknowledged messages, a pending BRPOP, and nothing on disk
         smtp_server.delay = 0
         # The portal keeps saving while Redis is down: 300 more notices fall due meanwhile.
