@@ -10,6 +10,8 @@ from django import forms
 from django.db.models import Q
 from django.utils import timezone
 
+from portal.widgets import Select
+
 from . import selectors
 from .models import Incident, IncidentType, Service, Severity
 
@@ -57,17 +59,26 @@ class IncidentFilterSet(django_filters.FilterSet):
         choices=[("open", "Open (any phase)"), *Incident.Status.choices],
         empty_label="Any status",
         label="Status",
+        widget=Select,
         method="filter_status",
     )
     severity = django_filters.ModelChoiceFilter(
-        queryset=Severity.objects.order_by("level"), empty_label="Any", label="Severity"
+        queryset=Severity.objects.order_by("level"), empty_label="Any", label="Severity", widget=Select
     )
     type = django_filters.ModelChoiceFilter(
-        field_name="incident_type", queryset=IncidentType.objects.all(), empty_label="Any", label="Type"
+        field_name="incident_type",
+        queryset=IncidentType.objects.all(),
+        empty_label="Any",
+        label="Type",
+        widget=Select,
     )
     # An incident has each service once, so this join cannot duplicate rows.
     service = django_filters.ModelChoiceFilter(
-        field_name="services", queryset=Service.objects.order_by("name"), empty_label="Any", label="Service"
+        field_name="services",
+        queryset=Service.objects.order_by("name"),
+        empty_label="Any",
+        label="Service",
+        widget=Select,
     )
     # Compared as moments, not as the column's date, so the index on detected_at serves them.
     detected_from = django_filters.DateFilter(
@@ -84,6 +95,7 @@ class IncidentFilterSet(django_filters.FilterSet):
         choices=[(key, label) for key, (_, label) in INCIDENT_SORTS.items()],
         empty_label=None,
         label="Sort",
+        widget=Select,
         method="sort_by",
     )
 

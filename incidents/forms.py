@@ -8,6 +8,7 @@ from django.utils.functional import lazy
 from django.utils.text import format_lazy
 
 from portal.display import person_name
+from portal.widgets import Select
 
 from .models import Incident, IncidentType, Role, Service, Severity, StatusUpdate
 from .selectors import assignable_users
@@ -48,7 +49,10 @@ class IncidentDeclareForm(forms.Form):
         queryset=Severity.objects.order_by("level"), widget=forms.RadioSelect, empty_label=None
     )
     incident_type = forms.ModelChoiceField(
-        queryset=IncidentType.objects.all(), label="Type", help_text="Its runbook becomes the checklist."
+        queryset=IncidentType.objects.all(),
+        label="Type",
+        help_text="Its runbook becomes the checklist.",
+        widget=Select,
     )
     services = forms.ModelMultipleChoiceField(
         queryset=Service.objects.order_by("name"),
@@ -56,7 +60,7 @@ class IncidentDeclareForm(forms.Form):
         required=False,
         label="Affected services",
     )
-    detection_source = forms.ChoiceField(choices=Incident.DetectionSource.choices, label="Detected by")
+    detection_source = forms.ChoiceField(choices=Incident.DetectionSource.choices, label="Detected by", widget=Select)
     detected_at = forms.DateTimeField(
         required=False,
         widget=DateTimeLocalInput(),
@@ -86,14 +90,14 @@ class TransitionForm(forms.Form):
 
 class SeverityChangeForm(PrefixedIdsForm):
     id_prefix = "severity"
-    severity = SeverityChoiceField(queryset=Severity.objects.order_by("level"), label="New severity")
+    severity = SeverityChoiceField(queryset=Severity.objects.order_by("level"), label="New severity", widget=Select)
     reason = forms.CharField(max_length=500, help_text="Why the severity changes; it goes on the timeline.")
 
 
 class RoleAssignForm(PrefixedIdsForm):
     id_prefix = "role"
-    role = forms.ModelChoiceField(queryset=Role.objects.all())
-    user = forms.ModelChoiceField(queryset=None, label="Person")
+    role = forms.ModelChoiceField(queryset=Role.objects.all(), widget=Select)
+    user = forms.ModelChoiceField(queryset=None, label="Person", widget=Select)
     note = forms.CharField(max_length=255, required=False, help_text="Optional, e.g. why the hand-off.")
 
     def __init__(self, *args, **kwargs):
@@ -116,7 +120,7 @@ class NoteForm(PrefixedIdsForm):
 
 class StatusUpdateForm(PrefixedIdsForm):
     id_prefix = "update"
-    audience = forms.ChoiceField(choices=StatusUpdate.Audience.choices)
+    audience = forms.ChoiceField(choices=StatusUpdate.Audience.choices, widget=Select)
     body = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), label="Update", max_length=5000)
 
 

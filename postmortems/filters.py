@@ -6,6 +6,8 @@ import django_filters
 from django import forms
 from django.utils import timezone
 
+from portal.widgets import Select
+
 from .forms import UserChoiceMixin, staff_users
 from .models import ActionItem, Milestone, PostMortem
 from .selectors import ACTION_ITEM_ORDER, POSTMORTEM_ORDER
@@ -31,7 +33,11 @@ class PostMortemFilterSet(django_filters.FilterSet):
         label="Overdue only", widget=forms.CheckboxInput(attrs={"value": "1"}), method="filter_overdue"
     )
     milestone = django_filters.ChoiceFilter(
-        label="Open milestone", choices=Milestone.Kind.choices, empty_label="Any", method="filter_milestone"
+        label="Open milestone",
+        choices=Milestone.Kind.choices,
+        empty_label="Any",
+        method="filter_milestone",
+        widget=Select,
     )
     # The users the edit form offers as owner: asking which users own a post-mortem
     # would be a DISTINCT over every post-mortem on every page view.
@@ -69,7 +75,9 @@ class ActionItemFilterSet(django_filters.FilterSet):
 
     VIEWS = [("all", "All"), ("mine", "Mine"), ("overdue", "Overdue")]
 
-    view = django_filters.ChoiceFilter(label="Show", choices=VIEWS, empty_label=None, method="filter_view")
+    view = django_filters.ChoiceFilter(
+        label="Show", choices=VIEWS, empty_label=None, method="filter_view", widget=Select
+    )
 
     class Meta:
         model = ActionItem
