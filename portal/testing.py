@@ -49,6 +49,35 @@ def report_figures(name: str, **figures) -> None:
     print("\n" + line)
 
 
+def explained(queries, *disabled: str) -> list[tuple[str, dict]]:
+    """(sql, plan) of each query in `queries` that reads (SQL strings, or CaptureQueriesContext's
+    dicts), as PostgreSQL plans it with the planner settings `disabled` switched off
+    ("enable_seqscan", "enable_sort" …)."""
+    from django.db import connection
+
+    result = []
+    with connection.cursor() as cursor:
+        for setting in disabled:
+            cursor.execute(f"SET {setting} = off")
+        try:
+            for query in queries:
+                sql = query["sql"] if isinstance(query, dict) else query
+                if sql.lstrip().upper().startswith(("SELECT", "WITH", "(SELECT")):
+                    cursor.execute("EXPLAIN (FORMAT JSON) " + sql)
+                    result.append((sql, cursor.fetchone()[0][0]["Plan"]))
+        finally:
+            for setting in disabled:
+                cursor.execute(f"RESET {setting}")
+    return result
+
+
+def plan_nodes(plan):
+    """Every node of a plan from `explained`, the root first."""
+    yield plan
+    for child in plan.get("Plans", []):
+        yield from plan_nodes(child)
+
+
 def plan_problems(captured_queries, large_tables, *, sort_rows: int = 1000) -> list[str]:
     """What is wrong with the plans of `captured_queries` (from CaptureQueriesContext)
     on PostgreSQL: a sequential scan of one of `large_tables`, or a sort of more than
@@ -58,31 +87,14 @@ def plan_problems(captured_queries, large_tables, *, sort_rows: int = 1000) -> l
     "Seq Scan" that remains means no index can serve the query at any size: a
     small seeded table would otherwise make a sequential scan the honest choice.
     """
-    from django.db import connection
-
     problems = []
-
-    def walk(node, sql):
-        relation = node.get("Relation Name")
-        if node["Node Type"] == "Seq Scan" and relation in large_tables:
-            problems.append(f"sequential scan of {relation}: {sql[:300]}")
-        if node["Node Type"] in ("Sort", "Incremental Sort") and node["Plan Rows"] > sort_rows:
-            problems.append(f"sort of ~{node['Plan Rows']} rows: {sql[:300]}")
-        for child in node.get("Plans", []):
-            walk(child, sql)
-
-    with connection.cursor() as cursor:
-        cursor.execute("SET enable_seqscan = off")
-        try:
-            for query in captured_queries:
-                sql = query["sql"]
-                if not sql.lstrip().upper().startswith(("SELECT", "WITH", "(SELECT")):
-                    continue
-                cursor.execute("EXPLAIN (FORMAT JSON) " + sql)
-                (plan,) = cursor.fetchone()[0]
-                walk(plan["Plan"], sql)
-        finally:
-            cursor.execute("RESET enable_seqscan")
+    for sql, plan in explained(captured_queries, "enable_seqscan"):
+        for node in plan_nodes(plan):
+            relation = node.get("Relation Name")
+            if node["Node Type"] == "Seq Scan" and relation in large_tables:
+                problems.append(f"sequential scan of {relation}: {sql[:300]}")
+            if node["Node Type"] in ("Sort", "Incremental Sort") and node["Plan Rows"] > sort_rows:
+                problems.append(f"sort of ~{node['Plan Rows']} rows: {sql[:300]}")
     return problems
 
 
@@ -103,8 +115,6 @@ def unbounded_index_scans(captured_queries, large_tables) -> list[str]:
     priced out too: hashing all of a test's few thousand rows is the cheap way to
     join them, where a firm's million would be probed through an index.
     """
-    from django.db import connection
-
     problems = []
 
     def walk(node, bounded, sql):
@@ -121,16 +131,6 @@ def unbounded_index_scans(captured_queries, large_tables) -> list[str]:
                 streams = kind in _STREAMING_ALL or (kind in _STREAMING and position == 0)
                 walk(child, bounded and streams, sql)
 
-    with connection.cursor() as cursor:
-        cursor.execute("SET enable_seqscan = off; SET enable_hashjoin = off; SET enable_mergejoin = off")
-        try:
-            for query in captured_queries:
-                sql = query["sql"]
-                if not sql.lstrip().upper().startswith(("SELECT", "WITH", "(SELECT")):
-                    continue
-                cursor.execute("EXPLAIN (FORMAT JSON) " + sql)
-                (plan,) = cursor.fetchone()[0]
-                walk(plan["Plan"], False, sql)
-        finally:
-            cursor.execute("RESET enable_seqscan; RESET enable_hashjoin; RESET enable_mergejoin")
+    for sql, plan in explained(captured_queries, "enable_seqscan", "enable_hashjoin", "enable_mergejoin"):
+        walk(plan, False, sql)
     return problems

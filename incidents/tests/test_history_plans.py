@@ -16,7 +16,7 @@ from django.urls import reverse
 
 from incidents import services
 from incidents.models import ChecklistItem, Incident, RoleAssignment, StatusUpdate, TimelineEntry
-from portal.testing import plan_problems
+from portal.testing import explained, plan_nodes, plan_problems
 
 from .factories import declare
 from .test_history_pages import link, recent_changes
@@ -85,25 +85,6 @@ def page_queries(client, incident) -> list[str]:
     return [q["sql"] for q in first.captured_queries + second.captured_queries]
 
 
-def nodes(plan):
-    yield plan
-    for child in plan.get("Plans", []):
-        yield from nodes(child)
-
-
-def plans(sqls, *settings: str) -> list[tuple[str, dict]]:
-    """(sql, plan) of each SELECT, planned with `settings` switched off (enable_seqscan, enable_sort)."""
-    result = []
-    with connection.cursor() as cursor:
-        for setting in settings:
-            cursor.execute(f"SET LOCAL {setting} = off")  # until the test's transaction rolls back
-        for sql in sqls:
-            if sql.lstrip().upper().startswith("SELECT"):
-                cursor.execute("EXPLAIN (FORMAT JSON) " + sql)
-                result.append((sql, cursor.fetchone()[0][0]["Plan"]))
-    return result
-
-
 @pytest.fixture
 def history_queries(client, responder, other_responder):
     if connection.vendor != "postgresql":
@@ -122,24 +103,24 @@ def history_queries(client, responder, other_responder):
 def test_history_page_reads_no_history_table_whole(history_queries):
     scans = [
         (node["Relation Name"], sql[:200])
-        for sql, plan in plans(history_queries, "enable_seqscan")
-        for node in nodes(plan)
+        for sql, plan in explained(history_queries, "enable_seqscan")
+        for node in plan_nodes(plan)
         if node["Node Type"] == "Seq Scan" and node.get("Relation Name") in LARGE
     ]
     assert scans == []
 
 
 def test_history_page_reads_each_history_in_index_order(history_queries):
-    found = plan_problems([{"sql": sql} for sql in history_queries], LARGE)
+    found = plan_problems(history_queries, LARGE)
     # With sorts priced out as well, a Sort left in a plan is one that no index order can replace; and a plan
     # that avoids it by walking the history_date index, filtering rows by incident as it goes, reads every
     # other incident's history too.
-    for sql, plan in plans(history_queries, "enable_seqscan", "enable_sort"):
-        for node in nodes(plan):
+    for sql, plan in explained(history_queries, "enable_seqscan", "enable_sort"):
+        for node in plan_nodes(plan):
             if node["Node Type"] == "Sort":
                 found += [
                     ("Sort", scan["Relation Name"], sql[:200])
-                    for scan in nodes(node)
+                    for scan in plan_nodes(node)
                     if scan.get("Relation Name") in LARGE
                 ]
             elif node.get("Relation Name") in LARGE and OBJECT_FILTER.search(node.get("Filter", "")):
