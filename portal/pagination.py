@@ -30,10 +30,11 @@ def _encode(values: list) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode(model, ordering: list[str], token: str) -> list | None:
+def decode_cursor(model, ordering: list[str], token: str) -> list | None:
     """The values a cursor holds, as the ordering's columns hold them (each column's own
     `to_python` reads them back), or None if it does not fit: not base64 JSON, the
-    wrong number of values, text where a moment is due, a moment without its zone."""
+    wrong number of values, text where a moment is due, a moment without its zone, text
+    holding a NUL (PostgreSQL refuses it) or a number no database column can hold."""
     try:
         values = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
     except ValueError:
@@ -43,6 +44,8 @@ def _decode(model, ordering: list[str], token: str) -> list | None:
     typed = []
     for term, value in zip(ordering, values, strict=True):
         if isinstance(value, bool) or not isinstance(value, int | str):
+            return None
+        if (isinstance(value, str) and "\x00" in value) or (isinstance(value, int) and not -(2**63) <= value < 2**63):
             return None
         *relations, name = _field(term)[0].split("__")
         owner = model
@@ -151,8 +154,8 @@ def keyset_page(queryset, ordering: list[str], params, *, per_page: int, partiti
     partition it reaches: it fetches one row more than the page to learn
     whether another page follows.
     """
-    after = _decode(queryset.model, ordering, params.get(AFTER) or "")
-    before = None if after else _decode(queryset.model, ordering, params.get(BEFORE) or "")
+    after = decode_cursor(queryset.model, ordering, params.get(AFTER) or "")
+    before = None if after else decode_cursor(queryset.model, ordering, params.get(BEFORE) or "")
     if before is not None:
         rows = _fetch(queryset, ordering, before, False, per_page + 1, partitions)
         more_before = len(rows) > per_page

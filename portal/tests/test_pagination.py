@@ -2,6 +2,8 @@
 then back, gives every row once and in order, whatever the ties, page size or
 partitions; a cursor from anywhere else gives the first page."""
 
+import base64
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -84,6 +86,25 @@ def test_a_cursor_that_does_not_fit_gives_the_first_page(responder, cursor):
         page = keyset_page(entries, ["-occurred_at", "-id"], {direction: cursor}, per_page=5)
         assert [e.pk for e in page] == list(entries.order_by("-occurred_at", "-id").values_list("pk", flat=True)[:5])
         assert not page.has_previous
+
+
+def _cursor(values) -> str:
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "values",
+    [["INC-\x00", 1], ["INC-2026-0001", 2**63], ["INC-2026-0001", -(2**64)]],
+    ids=["nul", "past-bigint", "below-bigint"],
+)
+def test_a_cursor_the_database_would_refuse_gives_the_first_page(client, responder, values):
+    """Text with a NUL or a number past 64 bits would make PostgreSQL raise (a 500): the page ignores it."""
+    declare(responder)
+    client.force_login(responder)
+    for direction in (AFTER, BEFORE):
+        response = client.get("/incidents/", {"sort": "reference", direction: _cursor(values)})
+        assert response.status_code == 200
+        assert len(response.context["page"]) == 1
 
 
 def test_a_cursor_past_the_last_row_shows_an_empty_page_with_the_way_back(responder):
