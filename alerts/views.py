@@ -9,6 +9,8 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from portal.metrics import count_webhook_outcomes
+
 from .payload import PayloadError, parse_payload
 from .services import alerts_receive
 
@@ -30,6 +32,7 @@ def _error(status: int, message: str) -> JsonResponse:
 
 
 @csrf_exempt
+@count_webhook_outcomes
 @require_POST
 def alertmanager_webhook(request):
     """Alertmanager's webhook receiver (payload version 4)."""
