@@ -1,4 +1,4 @@
-"""Accounts and groups in the admin.
+"""Accounts and groups in the admin, with their history.
 
 Staff are deactivated, never deleted, so history keeps its authors. Only a superuser makes superusers,
 and staff who manage accounts (the Admins group) hand out no more than they hold themselves: they
@@ -54,8 +54,24 @@ def groups_within(user):
     return Group.objects.exclude(permissions__in=beyond)
 
 
-class PortalUserAdmin(UserAdmin):
-    """Staff accounts are deactivated, never deleted, so history keeps its authors."""
+class PortalUserAdmin(NoRevertHistoryAdmin, UserAdmin):
+    """Staff accounts are deactivated, never deleted, so history keeps its authors. Their history (who
+    changed an account, its groups and permissions) is viewable; never the password, which history
+    does not copy."""
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        request.viewing_past_version = True
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if getattr(request, "viewing_past_version", False):
+            # A past version would show the password field, filled from the account as it is now.
+            fieldsets = [
+                (name, {**options, "fields": [f for f in options["fields"] if f != "password"]})
+                for name, options in fieldsets
+            ]
+        return fieldsets
 
     def has_delete_permission(self, request, obj=None):
         return False
@@ -82,8 +98,9 @@ class PortalUserAdmin(UserAdmin):
         return super().formfield_for_manytomany(db_field, request=request, **kwargs)
 
 
-class PortalGroupAdmin(GroupAdmin):
-    """A group grants what it holds to every member: staff give it only permissions they hold."""
+class PortalGroupAdmin(NoRevertHistoryAdmin, GroupAdmin):
+    """A group grants what it holds to every member: staff give it only permissions they hold. Its
+    history shows who changed its permissions."""
 
     def has_change_permission(self, request, obj=None):
         if not super().has_change_permission(request, obj):
