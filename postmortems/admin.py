@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied
 from incidents.admin import ReadOnlyAdmin, ReadOnlyInline, ServiceWrittenAdmin, nothing_saved
 
 from . import services
+from .forms import check_preventive_fields
 from .models import ActionItem, Milestone, PostMortem, Reminder
 
 
@@ -51,14 +52,34 @@ class PostMortemAdmin(ServiceWrittenAdmin):
 class ActionItemAdmin(ServiceWrittenAdmin):
     """Added and moved between statuses on the post-mortem's page; its details can be corrected here."""
 
-    list_display = ["title", "postmortem", "owner", "due_at", "status"]
+    list_display = ["title", "postmortem", "owner", "category", "due_at", "status", "verify_by", "verified_at"]
     list_filter = ["status", "category"]
     list_select_related = ["postmortem__incident", "owner"]
-    readonly_fields = ["postmortem", "status", "deferred_reason", "closed_at", "closed_by"]
+    # Status, evidence and verification change only through the portal's pages (the services).
+    readonly_fields = [
+        "postmortem",
+        "status",
+        "deferred_reason",
+        "closed_at",
+        "closed_by",
+        "evidence",
+        "verified_by",
+        "verified_at",
+        "verification_note",
+    ]
     raw_id_fields = ["owner"]
 
     def has_add_permission(self, request):
         return False
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+
+        class ActionItemAdminForm(form):
+            def clean(self):
+                return check_preventive_fields(self, super().clean())
+
+        return ActionItemAdminForm
 
     def save_model(self, request, obj, form, change):
         if not change:

@@ -14,7 +14,10 @@ from .models import ActionItem, Reminder
 def _context(reminder: Reminder, now) -> dict:
     target = reminder.target
     postmortem = target.postmortem
-    if isinstance(target, ActionItem):
+    verifying = reminder.kind in Reminder.VERIFICATION_KINDS
+    if verifying:
+        what, owner = f"Verification of “{target.title}”", target.owner
+    elif isinstance(target, ActionItem):
         what, owner = f"Action item “{target.title}”", target.owner
     else:
         what, owner = target.get_kind_display(), postmortem.owner
@@ -25,7 +28,7 @@ def _context(reminder: Reminder, now) -> dict:
         "owner_name": person_name(owner) if owner else "nobody",
         "postmortem": postmortem,
         "incident": postmortem.incident,
-        "due_at": target.due_at,
+        "due_at": target.verify_by if verifying else target.due_at,
         "now": now,
         "link": target.get_absolute_url(),
     }
@@ -57,8 +60,33 @@ def escalation_email(*, reminder: Reminder, recipients, now, emergency_contacts=
     )
 
 
+def verification_reminder_email(*, reminder: Reminder, recipients, now) -> OutboxMessage | None:
+    """To the verifiers of a preventive measure marked done, before its verify-by time: its success
+    metric and evidence, and where to verify it or send it back."""
+    return email_message(
+        key=reminder.outbox_key,
+        template="postmortem_verify_reminder",
+        context=_context(reminder, now),
+        recipients=recipients,
+    )
+
+
+def verification_escalation_email(*, reminder: Reminder, recipients, now) -> OutboxMessage | None:
+    """To the verifiers and the Technical Lead, once the verify-by time and the grace period have passed."""
+    return email_message(
+        key=reminder.outbox_key,
+        template="postmortem_verify_escalation",
+        context=_context(reminder, now),
+        recipients=recipients,
+    )
+
+
 def deadline_notice(*, reminder: Reminder, recipients, now, emergency_contacts=()) -> OutboxMessage | None:
     """The unsaved email for `reminder`'s kind; None with no recipients."""
+    if reminder.kind == Reminder.Kind.VERIFY:
+        return verification_reminder_email(reminder=reminder, recipients=recipients, now=now)
+    if reminder.kind == Reminder.Kind.VERIFY_ESCALATION:
+        return verification_escalation_email(reminder=reminder, recipients=recipients, now=now)
     if reminder.kind == Reminder.Kind.ESCALATION:
         return escalation_email(
             reminder=reminder, recipients=recipients, now=now, emergency_contacts=emergency_contacts

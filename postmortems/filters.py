@@ -71,9 +71,16 @@ class PostMortemFilterSet(django_filters.FilterSet):
 
 
 class ActionItemFilterSet(django_filters.FilterSet):
-    """?view=all (the default), mine (mine and still open) or overdue."""
+    """?view=all (the default), mine (mine and still open), overdue, to_verify (awaiting verification)
+    or mine_to_verify (awaiting verification on post-mortems I own, neither mine nor marked done by me)."""
 
-    VIEWS = [("all", "All"), ("mine", "Mine"), ("overdue", "Overdue")]
+    VIEWS = [
+        ("all", "All"),
+        ("mine", "Mine"),
+        ("overdue", "Overdue"),
+        ("to_verify", "Awaiting verification"),
+        ("mine_to_verify", "Mine to verify"),
+    ]
 
     view = django_filters.ChoiceFilter(
         label="Show", choices=VIEWS, empty_label=None, method="filter_view", widget=Select
@@ -102,4 +109,9 @@ class ActionItemFilterSet(django_filters.FilterSet):
             return queryset.owned_by(user).open() if user is not None else queryset.none()
         if value == "overdue":
             return queryset.overdue(timezone.now())
+        if value == "to_verify":
+            return queryset.awaiting_verification()
+        if value == "mine_to_verify":
+            user = _request_user(self)
+            return queryset.to_verify_by(user) if user is not None else queryset.none()
         return queryset

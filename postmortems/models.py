@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -220,11 +220,26 @@ class ActionItemQuerySet(models.QuerySet):
     def owned_by(self, user):
         return self.filter(owner=user)
 
+    def awaiting_verification(self):
+        """Preventive items marked done with evidence, waiting for someone else to verify them
+        (partial index actionitem_to_verify_due)."""
+        return self.filter(status=ActionItem.Status.TO_VERIFY)
+
+    def to_verify_by(self, user):
+        """Awaiting verification on post-mortems `user` owns, and neither theirs nor marked done by them:
+        the ones they may verify and are asked to."""
+        return self.awaiting_verification().filter(postmortem__owner=user).exclude(owner=user).exclude(closed_by=user)
+
 
 class ActionItem(TimeStamped):
     """A follow-up item of a post-mortem: an immediate fix, a long-term
     improvement or a preventive measure, with an owner, a due time, an
-    implementation timeline, a success metric and a status."""
+    implementation timeline, a success metric and a status.
+
+    A preventive measure is verified, not just ticked: it has a success metric
+    and a verify-by time; its owner marks it done with evidence (text or a
+    link), which leaves it awaiting verification until someone else checks the
+    evidence against the metric and verifies it, or sends it back."""
 
     class Category(models.TextChoices):
         IMMEDIATE_FIX = "immediate_fix", "Immediate fix"
@@ -234,10 +249,14 @@ class ActionItem(TimeStamped):
     class Status(models.TextChoices):
         OPEN = "open", "Open"
         IN_PROGRESS = "in_progress", "In progress"
+        TO_VERIFY = "to_verify", "Done, awaiting verification"
         DONE = "done", "Done"
         DEFERRED = "deferred", "Deferred"
 
+    # The owner's work is still to do. An item awaiting verification is not open (its owner's
+    # reminders stop) and not finished either (it holds the preventive-measures milestone).
     OPEN_STATUSES = (Status.OPEN, Status.IN_PROGRESS)
+    FINISHED_STATUSES = (Status.DONE, Status.DEFERRED)
 
     postmortem = models.ForeignKey(PostMortem, on_delete=models.CASCADE, related_name="action_items")
     title = models.CharField(max_length=200)
@@ -252,6 +271,22 @@ class ActionItem(TimeStamped):
     closed_at = models.DateTimeField(null=True, blank=True)
     closed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Preventive measures only: see the class docstring.
+    verify_by = models.DateTimeField(
+        "verify by",
+        null=True,
+        blank=True,
+        validators=[validate_due_at],
+        help_text="When someone other than the owner should have checked that it worked. Not before the due time.",
+    )
+    evidence = models.TextField(blank=True, help_text="What shows it is done: a note, or a link (http or https).")
+    verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    verified_at = models.DateTimeField(null=True, blank=True)
+    verification_note = models.TextField(
+        blank=True, help_text="The verifier's note, or why it was sent back (kept until it is verified)."
     )
 
     objects = ActionItemQuerySet.as_manager()
@@ -271,6 +306,8 @@ class ActionItem(TimeStamped):
                 condition=Q(status__in=["open", "in_progress"]),
                 name="actionitem_owner_open_due",
             ),
+            # Awaiting verification, and mine to verify (the few awaiting, joined to their post-mortem).
+            models.Index(fields=["due_at", "id"], condition=Q(status="to_verify"), name="actionitem_to_verify_due"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -282,6 +319,35 @@ class ActionItem(TimeStamped):
                 condition=Q(status__in=["open", "in_progress"]) | Q(closed_at__isnull=False),
                 name="%(app_label)s_%(class)s_closed_has_time",
                 violation_error_message="A done or deferred action item records when.",
+            ),
+            # The verification rules the database can hold for every row, old ones included. "A preventive
+            # measure has a metric and a verify-by time" and "a done one is verified" are the services' (and
+            # the form's): items written before verification existed have neither.
+            models.CheckConstraint(
+                condition=Q(verify_by__isnull=True) | Q(verify_by__gte=F("due_at")),
+                name="%(app_label)s_%(class)s_verify_not_before_due",
+                violation_error_message="The verify-by time cannot be before the due time.",
+            ),
+            models.CheckConstraint(
+                condition=Q(verified_at__isnull=True) | Q(status="done", category="preventive"),
+                name="%(app_label)s_%(class)s_verified_only_if_done",
+                violation_error_message="Only a done preventive measure can be verified.",
+            ),
+            models.CheckConstraint(
+                condition=Q(verified_at__isnull=True, verified_by__isnull=True)
+                | Q(verified_at__isnull=False, verified_by__isnull=False),
+                name="%(app_label)s_%(class)s_verified_has_who",
+                violation_error_message="A verification records who verified and when.",
+            ),
+            models.CheckConstraint(
+                condition=Q(verified_by__isnull=True) | ~Q(verified_by=F("owner")),
+                name="%(app_label)s_%(class)s_verifier_not_owner",
+                violation_error_message="An action item cannot be verified by its owner.",
+            ),
+            models.CheckConstraint(
+                condition=Q(verified_by__isnull=True) | Q(closed_by__isnull=True) | ~Q(verified_by=F("closed_by")),
+                name="%(app_label)s_%(class)s_verifier_not_closer",
+                violation_error_message="An action item cannot be verified by whoever marked it done.",
             ),
         ]
 
@@ -298,6 +364,36 @@ class ActionItem(TimeStamped):
     def is_overdue(self, now) -> bool:
         return self.is_open and self.due_at <= now
 
+    @property
+    def is_preventive(self) -> bool:
+        return self.category == self.Category.PREVENTIVE
+
+    @property
+    def is_awaiting_verification(self) -> bool:
+        return self.status == self.Status.TO_VERIFY
+
+    @property
+    def is_verified(self) -> bool:
+        return self.verified_at is not None
+
+    @property
+    def was_sent_back(self) -> bool:
+        """Sent back by a verifier and not yet marked done again (the reason is the verification note)."""
+        return self.is_open and bool(self.verification_note) and not self.is_verified
+
+    def verification_overdue(self, now) -> bool:
+        return self.is_awaiting_verification and self.verify_by is not None and self.verify_by <= now
+
+    def may_verify(self, user) -> bool:
+        """Whether `user` may verify this item or send it back: someone other than its owner and whoever
+        marked it done, with the right to change post-mortems. (The services check the same.)"""
+        return (
+            self.is_awaiting_verification
+            and user.is_authenticated
+            and user.pk not in (self.owner_id, self.closed_by_id)
+            and user.has_perm("postmortems.change_postmortem")
+        )
+
 
 class ReminderQuerySet(models.QuerySet):
     def due(self, now):
@@ -310,7 +406,9 @@ class Reminder(TimeStamped):
     deadline, an overdue notice at it, or an escalation after the grace period.
 
     There is exactly one row per (milestone or action item, kind), created with
-    its due time when the milestone or item is; the sweep claims due rows under
+    its due time when the milestone or item is (the verification kinds when a
+    preventive measure is marked done; a row cancelled because it was sent back
+    is armed again when it is next marked done); the sweep claims due rows under
     a row lock and queues the email in the same transaction, so each notice is
     queued once. The email itself is an `OutboxMessage` (retried with backoff).
     """
@@ -319,6 +417,12 @@ class Reminder(TimeStamped):
         BEFORE = "before", "Reminder"
         OVERDUE = "overdue", "Overdue notice"
         ESCALATION = "escalation", "Escalation"
+        # A preventive measure awaiting verification: to the verifiers before its verify-by time, and
+        # an escalation after it.
+        VERIFY = "verify", "Verification reminder"
+        VERIFY_ESCALATION = "verify_escalation", "Verification escalation"
+
+    VERIFICATION_KINDS = (Kind.VERIFY, Kind.VERIFY_ESCALATION)
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"

@@ -12,7 +12,7 @@ from .models import ActionItem, Milestone, PostMortem, Reminder
 
 # Newest clock first (index postmortem_started; postmortem_owner_started behind ?owner=).
 POSTMORTEM_ORDER = ["-clock_started_at", "-id"]
-# Soonest due first (actionitem_due, actionitem_open_due, actionitem_owner_open_due).
+# Soonest due first (actionitem_due, actionitem_open_due, actionitem_owner_open_due, actionitem_to_verify_due).
 ACTION_ITEM_ORDER = ["due_at", "id"]
 PANEL_ROWS = 20
 
@@ -47,10 +47,26 @@ def postmortem_list_queryset():
 
 
 def action_item_list_queryset():
-    """Action items as their list shows them: no description, timeline or metric."""
+    """Action items as their list shows them: no description or timeline; a preventive measure's metric,
+    verify-by time, evidence and verification, which its verifiers read there."""
     return (
-        ActionItem.objects.select_related("postmortem__incident", "owner")
-        .only("id", "title", "category", "due_at", "status", "postmortem__incident__reference", *_person("owner"))
+        ActionItem.objects.select_related("postmortem__incident", "owner", "verified_by")
+        .only(
+            "id",
+            "title",
+            "category",
+            "due_at",
+            "status",
+            "success_metric",
+            "verify_by",
+            "evidence",
+            "closed_by_id",
+            "verified_at",
+            "verification_note",
+            "postmortem__incident__reference",
+            *_person("owner"),
+            *_person("verified_by"),
+        )
         .order_by(*ACTION_ITEM_ORDER)
     )
 
@@ -61,7 +77,7 @@ def postmortem_detail_queryset():
         "participants",
         "contact_participants",
         Prefetch("milestones", queryset=Milestone.objects.select_related("completed_by").prefetch_related("attendees")),
-        Prefetch("action_items", queryset=ActionItem.objects.select_related("owner", "closed_by")),
+        Prefetch("action_items", queryset=ActionItem.objects.select_related("owner", "closed_by", "verified_by")),
     )
 
 

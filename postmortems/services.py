@@ -10,6 +10,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from approvals.models import ApprovalRequest
+from approvals.services import approval_use
 from audit.actors import acting_as, system_user
 from audit.bulk import bulk_save
 from incidents.models import Contact, Incident, Role, Severity
@@ -57,6 +59,24 @@ def reminder_schedule(target) -> dict[str, datetime]:
     }
 
 
+def verification_schedule(item: ActionItem) -> dict[str, datetime]:
+    """When the reminders to verify a preventive measure fall due: to the verifiers the action-item
+    lead before its verify-by time, and an escalation the escalation grace after it."""
+    if item.verify_by is None:
+        return {}
+    return {
+        R.VERIFY: item.verify_by - settings.POSTMORTEM_ACTION_ITEM_REMINDER_LEAD,
+        R.VERIFY_ESCALATION: item.verify_by + settings.POSTMORTEM_ESCALATION_GRACE,
+    }
+
+
+def _full_schedule(target) -> dict[str, datetime]:
+    schedule = reminder_schedule(target)
+    if isinstance(target, ActionItem):
+        schedule.update(verification_schedule(target))
+    return schedule
+
+
 def _create_reminders(target) -> None:
     field = "action_item" if isinstance(target, ActionItem) else "milestone"
     for kind, due_at in reminder_schedule(target).items():
@@ -65,17 +85,43 @@ def _create_reminders(target) -> None:
 
 
 def _reschedule_reminders(target) -> None:
-    schedule = reminder_schedule(target)
+    schedule = _full_schedule(target)
     for reminder in target.reminders.select_for_update().filter(status=Reminder.Status.PENDING):
-        if reminder.due_at != schedule[reminder.kind]:
+        if reminder.kind in schedule and reminder.due_at != schedule[reminder.kind]:
             reminder.due_at = schedule[reminder.kind]
             reminder.save()
 
 
-def _cancel_reminders(target, note: str) -> int:
+def _arm_reminders(item: ActionItem, schedule: dict[str, datetime], *, after=None) -> None:
+    """Make `item`'s reminders of the kinds in `schedule` pending at those times (only those due after
+    `after`, if given): created if missing, armed again if cancelled. One sent or skipped stays as it is:
+    a reminder row goes out once (its outbox key is its id)."""
+    existing = {r.kind: r for r in item.reminders.select_for_update().filter(kind__in=list(schedule))}
+    for kind, due_at in schedule.items():
+        if after is not None and due_at <= after:
+            continue
+        reminder = existing.get(kind)
+        if reminder is None:
+            Reminder.objects.create(action_item=item, kind=kind, due_at=due_at)
+        elif reminder.status == Reminder.Status.CANCELLED or (
+            reminder.status == Reminder.Status.PENDING and reminder.due_at != due_at
+        ):
+            reminder.status, reminder.due_at, reminder.handled_at, reminder.note = (
+                Reminder.Status.PENDING,
+                due_at,
+                None,
+                "",
+            )
+            reminder.save()
+
+
+def _cancel_reminders(target, note: str, kinds=None) -> int:
     now = timezone.now()
     count = 0
-    for reminder in target.reminders.select_for_update().filter(status=Reminder.Status.PENDING):
+    pending = target.reminders.select_for_update().filter(status=Reminder.Status.PENDING)
+    if kinds is not None:
+        pending = pending.filter(kind__in=list(kinds))
+    for reminder in pending:
         reminder.status = Reminder.Status.CANCELLED
         reminder.handled_at = now
         reminder.note = note[:255]
@@ -196,7 +242,8 @@ def postmortem_complete_milestone(
 
     The meeting needs when it was held and who attended; the analysis needs its
     deliverables filled in; the preventive measures need every action item done
-    or deferred with a reason.
+    or deferred with a reason, and every preventive measure verified
+    (`preventive_blockers`).
     """
     with transaction.atomic(), acting_as(actor, "Post-mortem milestone completed"):
         milestone = Milestone.objects.select_for_update().select_related("postmortem").get(pk=milestone.pk)
@@ -216,13 +263,14 @@ def postmortem_complete_milestone(
             missing = postmortem.missing_analysis()
             if missing:
                 raise ValidationError("Fill in the analysis first: " + ", ".join(missing) + ".")
+            # Four eyes (the severity's switch): refused without a second person's approval, which this uses up.
+            approval_use(incident=postmortem.incident, action=ApprovalRequest.Action.COMPLETE_ANALYSIS, actor=actor)
         elif milestone.kind == K.PREVENTIVE:
-            still_open = list(postmortem.action_items.open().values_list("title", flat=True))
-            if still_open:
+            blockers = preventive_blockers(postmortem)
+            if blockers:
                 raise ValidationError(
-                    "Every action item must be done or deferred with a reason first; still open: "
-                    + ", ".join(still_open)
-                    + "."
+                    "Every action item must be done or deferred with a reason, and every preventive measure "
+                    "verified, first; " + "; ".join(blockers) + "."
                 )
         milestone.completed_at = now
         milestone.completed_by = actor
@@ -237,6 +285,37 @@ def postmortem_complete_milestone(
     return milestone
 
 
+def preventive_blockers(postmortem: PostMortem) -> list[str]:
+    """What holds the preventive-measures milestone: ["still open: A, B", "awaiting verification: C", …],
+    empty when every action item is done or deferred with a reason and every preventive measure done
+    is verified."""
+    groups = {"still open": [], "awaiting verification": [], "done but not verified": []}
+    for item in postmortem.action_items.only("title", "category", "status", "verified_at").order_by("due_at", "id"):
+        if item.is_open:
+            groups["still open"].append(item.title)
+        elif item.is_awaiting_verification:
+            groups["awaiting verification"].append(item.title)
+        elif item.is_preventive and item.status == ActionItem.Status.DONE and not item.is_verified:
+            # Marked done before verification was required: reopen it and mark it done with evidence, or defer it.
+            groups["done but not verified"].append(item.title)
+    return [f"{label}: {', '.join(titles)}" for label, titles in groups.items() if titles]
+
+
+def _check_preventive(item: ActionItem) -> None:
+    """A preventive measure has a success metric and a verify-by time, not before its due time."""
+    if not item.is_preventive:
+        return
+    errors = {}
+    if not item.success_metric.strip():
+        errors["success_metric"] = "A preventive measure needs a success metric: how you will know it worked."
+    if item.verify_by is None:
+        errors["verify_by"] = "A preventive measure needs a verify-by time."
+    elif item.due_at is not None and item.verify_by < item.due_at:
+        errors["verify_by"] = "The verify-by time cannot be before the due time."
+    if errors:
+        raise ValidationError(errors)
+
+
 def action_item_create(
     *,
     postmortem: PostMortem,
@@ -244,26 +323,33 @@ def action_item_create(
     title: str,
     owner,
     due_at: datetime,
-    category: str = ActionItem.Category.PREVENTIVE,
+    category: str = ActionItem.Category.LONG_TERM,
     description: str = "",
     implementation_timeline: str = "",
     success_metric: str = "",
+    verify_by: datetime | None = None,
 ) -> ActionItem:
+    """Add an action item with its reminders. A preventive measure needs a success metric and a
+    verify-by time (the default kind is a long-term improvement, which needs neither)."""
     title = title.strip()
     if not title:
         raise ValidationError("An action item needs a title.")
     validate_due_at(due_at)
+    validate_due_at(verify_by)
+    item = ActionItem(
+        postmortem=postmortem,
+        title=title,
+        owner=owner,
+        due_at=due_at,
+        category=category,
+        description=description,
+        implementation_timeline=implementation_timeline,
+        success_metric=success_metric,
+        verify_by=verify_by,
+    )
+    _check_preventive(item)
     with transaction.atomic(), acting_as(actor, "Action item added"):
-        item = ActionItem.objects.create(
-            postmortem=postmortem,
-            title=title,
-            owner=owner,
-            due_at=due_at,
-            category=category,
-            description=description,
-            implementation_timeline=implementation_timeline,
-            success_metric=success_metric,
-        )
+        item.save()
         _create_reminders(item)
     return item
 
@@ -276,48 +362,143 @@ ACTION_ITEM_FIELDS = {
     "description",
     "implementation_timeline",
     "success_metric",
+    "verify_by",
 }
 
 
 def action_item_update(*, item: ActionItem, actor, **fields) -> ActionItem:
-    """Edit an action item; a new due time moves its reminders that have not gone out."""
+    """Edit an action item; a new due or verify-by time moves its reminders that have not gone out.
+
+    An item awaiting verification or done cannot move into or out of the preventive measures (its
+    verification would lose its meaning): reopen it first."""
     unknown = set(fields) - ACTION_ITEM_FIELDS
     if unknown:
         raise ValueError(f"Not editable here: {sorted(unknown)}")
-    if "due_at" in fields:
-        validate_due_at(fields["due_at"])
+    for name in ("due_at", "verify_by"):
+        if name in fields:
+            validate_due_at(fields[name])
     with transaction.atomic(), acting_as(actor, "Action item edited"):
         item = ActionItem.objects.select_for_update().get(pk=item.pk)
+        was_preventive = item.is_preventive
         for name, value in fields.items():
             setattr(item, name, value)
+        done = item.status in (ActionItem.Status.TO_VERIFY, ActionItem.Status.DONE)
+        if item.is_preventive != was_preventive and done:
+            raise ValidationError(
+                {"category": "A done item cannot move into or out of the preventive measures; reopen it first."}
+            )
+        _check_preventive(item)
         item.save()
-        if item.is_open:
+        if item.is_open or item.is_awaiting_verification:
             _reschedule_reminders(item)
     return item
 
 
-def action_item_set_status(*, item: ActionItem, actor, status: str, deferred_reason: str = "") -> ActionItem:
-    """Move an action item to a status; done or deferred (with a reason) stops its reminders."""
+OWNER_KINDS = (R.BEFORE, R.OVERDUE, R.ESCALATION)
+
+
+def action_item_set_status(
+    *, item: ActionItem, actor, status: str, deferred_reason: str = "", evidence: str = ""
+) -> ActionItem:
+    """Move an action item to a status; done or deferred (with a reason) stops its reminders.
+
+    A preventive measure marked done needs evidence (given here, or kept from before it was sent back)
+    and then awaits verification by someone else (`action_item_verify`), and its verifiers' reminders
+    start. Reopening or deferring a verified measure clears its verification."""
     deferred_reason = deferred_reason.strip()
+    evidence = evidence.strip()
+    if status == ActionItem.Status.TO_VERIFY:
+        status = ActionItem.Status.DONE  # "awaiting verification" is where "done" leads a preventive measure
     if status not in ActionItem.Status.values:
         raise ValidationError(f"Unknown status “{status}”.")
     if status == ActionItem.Status.DEFERRED and not deferred_reason:
         raise ValidationError("Deferring an action item needs a reason.")
     with transaction.atomic(), acting_as(actor, f"Action item {status}"):
         item = ActionItem.objects.select_for_update().get(pk=item.pk)
+        if evidence:
+            item.evidence = evidence
+        if item.is_preventive and status == ActionItem.Status.DONE:
+            if item.is_verified:
+                return item  # done and verified already: nothing to change
+            if not item.evidence:
+                raise ValidationError(
+                    {"evidence": "Marking a preventive measure done needs evidence: a note or a link."}
+                )
+            try:
+                _check_preventive(item)
+            except ValidationError as exc:
+                raise ValidationError("Give it a success metric and a verify-by time first (edit the item).") from exc
+            status = ActionItem.Status.TO_VERIFY
         was_open = item.is_open
         item.status = status
         item.deferred_reason = deferred_reason if status == ActionItem.Status.DEFERRED else ""
+        if status != ActionItem.Status.DONE and item.is_verified:
+            item.verified_by = item.verified_at = None
+            item.verification_note = ""
         if item.is_open:
             item.closed_at = item.closed_by = None
-        else:
+        elif was_open or status != ActionItem.Status.TO_VERIFY or item.closed_at is None:
             item.closed_at = timezone.now()
             item.closed_by = actor
         item.save()
-        if not item.is_open:
+        if item.is_awaiting_verification:
+            _cancel_reminders(item, "Action item done, awaiting verification", kinds=OWNER_KINDS)
+            _arm_reminders(item, verification_schedule(item))
+        elif not item.is_open:
             _cancel_reminders(item, f"Action item {item.get_status_display().lower()}")
-        elif not was_open:
-            _reschedule_reminders(item)
+        else:
+            _cancel_reminders(item, "Action item reopened", kinds=Reminder.VERIFICATION_KINDS)
+            if not was_open:
+                _reschedule_reminders(item)
+    return item
+
+
+def _verifiable(item: ActionItem, actor, doing: str) -> ActionItem:
+    """`item` locked, if `actor` may verify it or send it back now (else a ValidationError saying why)."""
+    item = ActionItem.objects.select_for_update().get(pk=item.pk)
+    if not item.is_awaiting_verification:
+        raise ValidationError(
+            f"Only an action item awaiting verification can be {doing}; “{item.title}” is "
+            f"{item.get_status_display().lower()}."
+        )
+    if actor is None or actor.pk == item.owner_id:
+        raise ValidationError(f"You own “{item.title}”: someone else must check the evidence.")
+    if actor.pk == item.closed_by_id:
+        raise ValidationError(f"You marked “{item.title}” done: someone else must check the evidence.")
+    return item
+
+
+def action_item_verify(*, item: ActionItem, actor, note: str) -> ActionItem:
+    """Verify a preventive measure awaiting verification: someone other than its owner and whoever
+    marked it done has checked the evidence against the success metric. Its verifiers' reminders stop."""
+    note = note.strip()
+    if not note:
+        raise ValidationError({"note": "Say what you checked."})
+    with transaction.atomic(), acting_as(actor, "Action item verified"):
+        item = _verifiable(item, actor, "verified")
+        item.status = ActionItem.Status.DONE
+        item.verified_by = actor
+        item.verified_at = timezone.now()
+        item.verification_note = note
+        item.save()
+        _cancel_reminders(item, "Action item verified", kinds=Reminder.VERIFICATION_KINDS)
+    return item
+
+
+def action_item_send_back(*, item: ActionItem, actor, reason: str) -> ActionItem:
+    """Send a preventive measure awaiting verification back to its owner (in progress), with the reason;
+    its evidence is kept. Its verifiers' reminders stop, and its owner's that are still ahead start again."""
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"reason": "Say why it is sent back."})
+    with transaction.atomic(), acting_as(actor, "Action item sent back"):
+        item = _verifiable(item, actor, "sent back")
+        item.status = ActionItem.Status.IN_PROGRESS
+        item.closed_at = item.closed_by = None
+        item.verification_note = reason
+        item.save()
+        _cancel_reminders(item, "Action item sent back", kinds=Reminder.VERIFICATION_KINDS)
+        _arm_reminders(item, reminder_schedule(item), after=timezone.now())
     return item
 
 
@@ -338,9 +519,29 @@ def _owner(reminder: Reminder):
     return target.owner if isinstance(target, ActionItem) else target.postmortem.owner
 
 
+def _verifiers(reminder: Reminder, holders) -> list:
+    """Who is asked to verify a preventive measure: the post-mortem's owner and the Incident Commander;
+    for the escalation, or when neither can verify it, also the Technical Lead. Never the item's owner
+    or whoever marked it done (they may not verify it)."""
+    item = reminder.target
+    incident_holders = holders.get(item.postmortem.incident_id, {})
+    pool = [item.postmortem.owner, incident_holders.get(ROLE_IC)]
+    excluded = {item.owner_id, item.closed_by_id}
+
+    def eligible(people):
+        return [p for p in people if p is not None and p.pk not in excluded and p.is_active and p.email]
+
+    if reminder.kind == R.VERIFY_ESCALATION or not eligible(pool):
+        pool.append(incident_holders.get(ROLE_TL))
+    return eligible(pool)
+
+
 def _recipients(reminder: Reminder, holders, emergency) -> list[str]:
     """The owner; for an escalation, or when nobody owns the post-mortem, also the
-    Incident Commander and the Technical Lead (a deadline with no owner is theirs)."""
+    Incident Commander and the Technical Lead (a deadline with no owner is theirs).
+    A verification reminder goes to the verifiers instead (`_verifiers`)."""
+    if reminder.kind in Reminder.VERIFICATION_KINDS:
+        return sorted({p.email for p in _verifiers(reminder, holders)})
     postmortem = reminder.target.postmortem
     owner = _owner(reminder)
     people = [owner]
@@ -372,7 +573,10 @@ def _sweep_reads() -> list[str]:
         *(field.name for field in Reminder._meta.concrete_fields),
         *(f"milestone__{name}" for name in ["kind", "due_at", "completed_at"]),
         *(f"milestone__postmortem__{name}" for name in postmortem),
-        *(f"action_item__{name}" for name in ["title", "due_at", "status"]),
+        *(
+            f"action_item__{name}"
+            for name in ["title", "due_at", "status", "verify_by", "closed_by", "success_metric", "evidence"]
+        ),
         *(f"action_item__owner__{name}" for name in person),
         *(f"action_item__postmortem__{name}" for name in postmortem),
     ]
@@ -384,7 +588,11 @@ SWEEP_READS = _sweep_reads()
 def _settle(reminder: Reminder, now, holders, emergency) -> OutboxMessage | None:
     """Decide a due reminder, in memory: cancelled, skipped, or queued with its email (returned unsaved)."""
     target = reminder.target
-    still_open = target.is_open if isinstance(target, ActionItem) else not target.is_complete
+    verifying = reminder.kind in Reminder.VERIFICATION_KINDS
+    if verifying:
+        still_open = target.is_awaiting_verification
+    else:
+        still_open = target.is_open if isinstance(target, ActionItem) else not target.is_complete
     reminder.handled_at = now
     if not still_open:
         reminder.status, reminder.note = Reminder.Status.CANCELLED, "Already completed"
@@ -392,6 +600,10 @@ def _settle(reminder: Reminder, now, holders, emergency) -> OutboxMessage | None
     if reminder.kind == R.BEFORE and target.due_at <= now:
         # The sweep was not running while it was due; the overdue notice says more.
         reminder.status, reminder.note = Reminder.Status.SKIPPED, "Deadline already passed"
+        return None
+    if reminder.kind == R.VERIFY and target.verify_by <= now:
+        # Marked done after its verify-by time, or the sweep was not running: the escalation says more.
+        reminder.status, reminder.note = Reminder.Status.SKIPPED, "Verify-by time already passed"
         return None
     recipients = _recipients(reminder, holders, emergency)
     contacts = emergency.get(target.postmortem.incident.severity.level, []) if reminder.kind == R.ESCALATION else []
@@ -435,6 +647,7 @@ def deadlines_claim_batch(*, now, batch_size: int) -> dict[str, int]:
                 "milestone__postmortem__owner",
                 "milestone__postmortem__incident__severity",
                 "action_item__owner",
+                "action_item__postmortem__owner",  # a verification reminder goes to it
                 "action_item__postmortem__incident__severity",
             )
             .only(*SWEEP_READS)
@@ -442,7 +655,11 @@ def deadlines_claim_batch(*, now, batch_size: int) -> dict[str, int]:
         )
         escalations = [r for r in batch if r.kind == R.ESCALATION]
         # The Incident Commander and Technical Lead of the incidents whose reminders go to them (see _recipients).
-        lead_incidents = {r.target.postmortem.incident_id for r in batch if r.kind == R.ESCALATION or _owner(r) is None}
+        lead_incidents = {
+            r.target.postmortem.incident_id
+            for r in batch
+            if r.kind in (R.ESCALATION, *Reminder.VERIFICATION_KINDS) or _owner(r) is None
+        }
         holders = active_role_holders(lead_incidents, (ROLE_IC, ROLE_TL)) if lead_incidents else {}
         emergency = _emergency_contacts({r.target.postmortem.incident.severity.level for r in escalations})
         emails_of = {}

@@ -74,16 +74,28 @@ def get_setting(name):
     return getattr(settings, name)
 
 
-def action_item(postmortem, owner, *, due_in=timedelta(days=3), **kwargs):
+def action_item(postmortem, owner, *, due_in=timedelta(days=3), verify_after=timedelta(days=7), **kwargs):
+    """An action item through the service; a preventive measure (the default) gets a success metric and
+    a verify-by time `verify_after` its due time unless they are given."""
+    category = kwargs.pop("category", ActionItem.Category.PREVENTIVE)
+    due_at = timezone.now() + due_in
+    if category == ActionItem.Category.PREVENTIVE:
+        kwargs.setdefault("success_metric", "No repeat in 90 days")
+        kwargs.setdefault("verify_by", due_at + verify_after)
     return services.action_item_create(
         postmortem=postmortem,
         actor=owner,
         title=kwargs.pop("title", "Add a circuit breaker to the executor"),
         owner=owner,
-        due_at=timezone.now() + due_in,
-        category=kwargs.pop("category", ActionItem.Category.PREVENTIVE),
+        due_at=due_at,
+        category=category,
         **kwargs,
     )
+
+
+def mark_done(item, actor, evidence="https://grafana.example.com/d/executor — no reverts for a week"):
+    """A preventive measure marked done with evidence: it now awaits verification."""
+    return services.action_item_set_status(item=item, actor=actor, status="done", evidence=evidence)
 
 
 def make_user(username, *groups, **extra):
@@ -94,3 +106,41 @@ def make_user(username, *groups, **extra):
     )
     user.groups.add(*Group.objects.filter(name__in=groups))
     return user
+
+
+def due_verifications(count, *, owner, verifier, prefix="V"):
+    """`count` preventive measures of `owner`, marked done by them and awaiting verification on post-mortems
+    `verifier` owns, each with its verification reminder due now (its verify-by an hour ahead) and its
+    escalation ahead. Bulk-written: setup for the sweep's concurrency tests. Returns the reminders' outbox keys."""
+    now = timezone.now()
+    incidents = bare_incidents(count, prefix=prefix)
+    postmortems = PostMortem.objects.bulk_create(
+        [PostMortem(incident=i, owner=verifier, clock_started_at=now) for i in incidents]
+    )
+    verify_by = now + timedelta(hours=1)
+    items = ActionItem.objects.bulk_create(
+        [
+            ActionItem(
+                postmortem=p,
+                title=f"Preventive measure {i}",
+                category=ActionItem.Category.PREVENTIVE,
+                owner=owner,
+                due_at=now - timedelta(hours=1),
+                verify_by=verify_by,
+                success_metric="No repeat in 90 days",
+                evidence="https://grafana.example.com/d/executor",
+                status=ActionItem.Status.TO_VERIFY,
+                closed_at=now,
+                closed_by=owner,
+            )
+            for i, p in enumerate(postmortems)
+        ]
+    )
+    reminders = Reminder.objects.bulk_create(
+        [
+            Reminder(action_item=item, kind=kind, due_at=due_at)
+            for item in items
+            for kind, due_at in services.verification_schedule(item).items()
+        ]
+    )
+    return {r.outbox_key for r in reminders if r.kind == Reminder.Kind.VERIFY}

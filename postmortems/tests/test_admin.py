@@ -128,3 +128,44 @@ def test_action_items_cannot_be_added_or_deleted(portal_admin_client, item):
     delete = reverse("admin:postmortems_actionitem_delete", args=[item.pk])
     assert portal_admin_client.post(delete, {"post": "yes"}).status_code == 403
     assert ActionItem.objects.filter(pk=item.pk).exists()
+
+
+VERIFICATION = {"evidence", "verified_by", "verified_at", "verification_note", "status"}
+
+
+def test_evidence_and_verification_are_read_only_in_the_admin(portal_admin_client, postmortem, commander, responder):
+    from postmortems.tests.factories import action_item, mark_done
+
+    item = mark_done(action_item(postmortem, commander, title="Alert on oracle age"), commander)
+    services.action_item_verify(item=item, actor=responder, note="Checked")
+    response = portal_admin_client.get(change_url(item))
+    assert VERIFICATION.isdisjoint(response.context["adminform"].form.fields)
+    assert set(response.context["adminform"].readonly_fields) >= VERIFICATION
+
+    data = change_form_data(portal_admin_client, change_url(item))
+    data.update(evidence="forged", verification_note="forged", category="long_term")
+    refused = portal_admin_client.post(change_url(item), data)
+
+    assert refused.status_code == 200  # the form's error: a done item stays a preventive measure
+    assert "reopen it first" in refused.content.decode()
+    item.refresh_from_db()
+    assert (item.category, item.evidence, item.verification_note) == ("preventive", item.evidence, "Checked")
+    assert item.evidence != "forged"
+
+
+def test_a_preventive_measures_verify_by_is_corrected_through_the_service(portal_admin_client, postmortem, commander):
+    from postmortems.tests.factories import action_item
+
+    item = action_item(postmortem, commander)
+    later = item.verify_by + timedelta(days=3)
+    data = change_form_data(portal_admin_client, change_url(item))
+    data.update(verify_by_0=f"{later:%Y-%m-%d}", verify_by_1=f"{later:%H:%M:%S.%f}")
+    early = dict(data, verify_by_0=f"{item.due_at - timedelta(days=1):%Y-%m-%d}")
+
+    assert portal_admin_client.post(change_url(item), early).status_code == 200  # refused, shown on the form
+    response = portal_admin_client.post(change_url(item), data)
+
+    assert response.status_code == 302
+    item.refresh_from_db()
+    assert item.verify_by == later
+    assert item.history.first().history_change_reason == "Action item edited"

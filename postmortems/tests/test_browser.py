@@ -77,3 +77,54 @@ def test_the_postmortem_page_fits_a_phone(page: Page, live_server, responder, bu
     for path in ["/postmortems/", "/postmortems/actions/"]:
         page.goto(live_server.url + path)
         assert fits_the_screen(page), (path, page.evaluate("document.documentElement.scrollWidth"))
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_a_preventive_measure_is_marked_done_verified_by_someone_else_and_the_milestone_completes(
+    page: Page, live_server, postmortem, other_responder, commander
+):
+    """Tom marks his measure done with a link as evidence; Cora, who may verify it, does; then the
+    preventive-measures milestone completes."""
+    item = action_item(postmortem, other_responder, title="Alert on oracle age", success_metric="Paged in 5 min")
+    page.set_default_timeout(15_000)
+
+    sign_in(page, live_server, other_responder)
+    page.goto(live_server.url + postmortem.get_absolute_url())
+    row = page.locator(f"#action-item-{item.pk}")
+    expect(row).to_contain_text("Preventive measure")
+    expect(row).to_contain_text("Paged in 5 min")
+    row.get_by_role("link", name="Edit or change status").click()
+    page.get_by_label("Status").select_option("done")
+    page.get_by_role("button", name="Change status").click()  # no evidence: refused, nothing lost
+    expect(page.locator("#status")).to_contain_text("Marking a preventive measure done needs evidence")
+    page.get_by_label("Evidence").fill("Drill paged in 2 minutes: https://grafana.example.com/d/oracle")
+    page.get_by_label("Status").select_option("done")
+    page.get_by_role("button", name="Change status").click()
+    expect(page).to_have_url(re.compile(re.escape(postmortem.get_absolute_url()) + f"#action-item-{item.pk}$"))
+    row = page.locator(f"#action-item-{item.pk}")
+    expect(row).to_contain_text("Done, awaiting verification")
+    expect(row.get_by_role("link", name="https://grafana.example.com/d/oracle")).to_have_attribute(
+        "href", "https://grafana.example.com/d/oracle"
+    )
+    expect(row.get_by_role("button", name="Verify")).to_have_count(0)  # Tom owns it
+    screenshot(page, "preventive-awaiting")
+
+    page.context.clear_cookies()
+    sign_in(page, live_server, commander)
+    page.goto(live_server.url + postmortem.get_absolute_url())
+    row = page.locator(f"#action-item-{item.pk}")
+    screenshot(page, "preventive-verifier")
+    row.get_by_label("Verification note").fill("Watched the drill: paged in 2 minutes.")
+    row.get_by_role("button", name="Verify").click()
+    row = page.locator(f"#action-item-{item.pk}")
+    expect(row).to_contain_text("Verified by Cora Commander")
+    expect(row).to_contain_text("Watched the drill: paged in 2 minutes.")
+
+    milestone = page.locator("#milestone-preventive")
+    milestone.get_by_label("Notes").fill("All measures verified.")
+    milestone.get_by_role("button", name="Mark preventive measures implemented complete").click()
+    expect(page.locator("#milestone-preventive")).to_contain_text("Completed by Cora Commander")
+    screenshot(page, "preventive-verified")
+    postmortem.refresh_from_db()
+    assert postmortem.milestones.get(kind="preventive").completed_by == commander

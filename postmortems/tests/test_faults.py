@@ -16,7 +16,7 @@ from portal.testing import report_figures, wait_until
 from postmortems.models import Reminder
 from postmortems.tasks import enforce_deadlines
 from postmortems.tests import processes as proc
-from postmortems.tests.factories import due_meetings, make_user
+from postmortems.tests.factories import due_meetings, due_verifications, make_user
 
 pytestmark = [pytest.mark.fault, pytest.mark.django_db(transaction=True)]
 
@@ -46,8 +46,8 @@ def report(test, figures, **extra):
     report_figures(test, **figures, **extra)
 
 
-def assert_all_recorded(expected_keys):
-    assert Reminder.objects.filter(kind="overdue", status="queued").count() == len(expected_keys)
+def assert_all_recorded(expected_keys, kinds=("overdue",)):
+    assert Reminder.objects.filter(kind__in=kinds, status="queued").count() == len(expected_keys)
     assert OutboxMessage.objects.filter(key__in=expected_keys, status="sent").count() == len(expected_keys)
 
 
@@ -57,10 +57,13 @@ def wait_for_all(mailbox, expected_keys, timeout):
     return proc.tally(mailbox, expected_keys)
 
 
-def test_two_sweeps_at_once_over_1000_due_milestones_send_1000_emails(
+def test_two_sweeps_at_once_over_1000_due_milestones_and_200_verifications_send_1200_emails(
     owner, smtp_server, redis_broker_url, running, tmp_path
 ):
     expected = due_overdue_notices(1000, owner, "S")
+    # Preventive measures awaiting verification, their reminders due to the post-mortems' owner.
+    verifier = make_user("vera", "Responders")
+    expected |= due_verifications(200, owner=owner, verifier=verifier, prefix="W")
     env = proc.environment(broker_url=redis_broker_url, smtp_port=smtp_server.port)
 
     sweeps = [proc.enforce_deadlines(name, env, tmp_path) for name in ("sweep-a", "sweep-b")]
@@ -74,8 +77,12 @@ def test_two_sweeps_at_once_over_1000_due_milestones_send_1000_emails(
         " / ".join(line for line in s.log().splitlines() if line.startswith(("Reminders", "Outbox"))) for s in sweeps
     ]
     report("two sweeps", figures, sweep_a=outputs[0], sweep_b=outputs[1])
-    assert figures == {"sent": 1000, "expected": 1000, "distinct": 1000, **EXACTLY_ONCE}
-    assert_all_recorded(expected)
+    assert figures == {"sent": 1200, "expected": 1200, "distinct": 1200, **EXACTLY_ONCE}
+    assert_all_recorded(expected, kinds=("overdue", "verify"))
+    verifications = [
+        m for m in smtp_server.messages if m["X-Portal-Message"] in expected and "Verify by" in m["Subject"]
+    ]
+    assert len(verifications) == 200 and {m["To"] for m in verifications} == {"vera@example.com"}
 
 
 def test_a_worker_killed_mid_sweep_then_restarted_sends_every_reminder_once(

@@ -115,7 +115,7 @@ def items(postmortem, responder, commander):
     """Rita's, due in three days; Cora's, due in an hour; Rita's, due soonest but done."""
     mine = action_item(postmortem, responder, title="Mine and later")
     theirs = action_item(postmortem, commander, title="Theirs and soon", due_in=timedelta(hours=1))
-    done = action_item(postmortem, responder, title="Mine and done", due_in=timedelta(minutes=30))
+    done = action_item(postmortem, responder, title="Mine and done", due_in=timedelta(minutes=30), category="long_term")
     services.action_item_set_status(item=done, actor=responder, status="done")
     return {"mine": mine, "theirs": theirs, "done": done}
 
@@ -208,3 +208,35 @@ def test_action_item_list_pages_keep_the_view(rclient, postmortem, responder):
     later = link(response.content.decode(), "next")
     assert later["view"] == "mine" and later["after"]
     assert len(rclient.get(reverse("postmortems:actions"), later).context["items"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("user", "view", "expected"),
+    [
+        ("rita", "to_verify", ["toms", "coras"]),
+        ("rita", "mine_to_verify", []),  # Rita owns no post-mortem
+        ("cora", "mine_to_verify", ["toms"]),  # her own measure is not hers to verify
+        ("tom", "mine_to_verify", []),
+    ],
+)
+def test_the_verification_views(postmortem, responder, commander, other_responder, user, view, expected):
+    from postmortems.tests.factories import mark_done
+
+    toms = mark_done(action_item(postmortem, other_responder, title="toms", due_in=timedelta(days=1)), other_responder)
+    coras = mark_done(action_item(postmortem, commander, title="coras", due_in=timedelta(days=2)), commander)
+    action_item(postmortem, other_responder, title="open")
+    users = {"rita": responder, "cora": commander, "tom": other_responder}
+
+    filterset, rows = filtered(ActionItemFilterSet, f"view={view}", user=users[user])
+
+    assert filterset.errors == {} and filterset.current_view == view
+    assert [item.title for item in rows] == expected
+    assert {toms.status, coras.status} == {"to_verify"}
+
+
+def test_mine_to_verify_without_a_request_matches_nothing(postmortem, other_responder):
+    from postmortems.tests.factories import mark_done
+
+    mark_done(action_item(postmortem, other_responder), other_responder)
+    assert filtered(ActionItemFilterSet, "view=mine_to_verify")[1] == []
+    assert len(filtered(ActionItemFilterSet, "view=to_verify")[1]) == 1

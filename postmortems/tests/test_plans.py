@@ -58,6 +58,8 @@ LISTS = [
     ("postmortems:actions", {"view": "mine"}),
     ("postmortems:actions", {"view": "overdue"}),
 ]
+# The verification views (the firm's data has nothing awaiting verification until a test puts some there).
+VERIFY_LISTS = [("postmortems:actions", {"view": "to_verify"}), ("postmortems:actions", {"view": "mine_to_verify"})]
 
 
 @pytest.fixture
@@ -124,7 +126,8 @@ def test_postmortem_panels_use_indexes(firm, responder):
 
     [overdue] = [p for p in found if p.name == "postmortems-overdue"]
     assert len(overdue.context["milestones"]) == 20  # the firm has more overdue: the panel shows the most overdue
-    ours = [q for q in queries.captured_queries if '"postmortems_' in q["sql"]]  # not other apps' panels
+    # Not other apps' panels (search's similar incidents also reads post-mortems, from incidents).
+    ours = [q for q in queries.captured_queries if '"postmortems_' in q["sql"] and "SIMILARITY" not in q["sql"].upper()]
     assert len(ours) == 4 and problems_of(ours) == []  # overdue milestones and items; the post-mortem, its milestones
 
 
@@ -197,3 +200,69 @@ def test_postmortem_page_queries_do_not_grow_with_its_reminders(client, responde
     assert len(response.context["reminders"]) == 3 * 22
     report_figures("queries post-mortem page", reminders_6=few, reminders_66=many)
     assert few == many
+
+
+def awaiting_verification(rows):
+    """Open preventive measures of the firm put to awaiting verification (setup only: no history rows),
+    the busiest owner's post-mortems' first among them, with fresh statistics."""
+    owner = busiest_owner()
+    theirs = ActionItem.objects.filter(status__in=["open", "in_progress"])  # any kind will do for a plan
+    picked = list(
+        theirs.filter(postmortem__owner=owner).exclude(owner=owner).values_list("pk", flat=True)[: rows // 2]
+    ) + list(theirs.exclude(postmortem__owner=owner).values_list("pk", flat=True)[: rows // 2])
+    ActionItem.objects.filter(pk__in=picked).update(
+        status="to_verify", evidence="https://grafana.example.com/d/x", closed_at=timezone.now()
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {ActionItem._meta.db_table}")
+    return owner, len(picked)
+
+
+def test_the_verification_lists_use_their_index_at_any_depth(firm, client, django_user_model):
+    owner, count = awaiting_verification(300)
+    mine = ActionItem.objects.to_verify_by(django_user_model.objects.get(pk=owner)).count()
+    assert count >= 150 and mine >= 1, (count, mine)
+    client.force_login(django_user_model.objects.get(pk=owner))
+    problems, pages = [], 0
+    for name, params in VERIFY_LISTS:
+        response, queries = visit(client, reverse(name), params)
+        problems += problems_of(queries)
+        for _ in range(2):
+            params = next_params(response)
+            if params is None:
+                break
+            response, queries = visit(client, reverse(name), params)
+            problems += problems_of(queries)
+            pages += 1
+    report_figures("verification list plans", awaiting=count, mine=mine, deeper_pages=pages, problems=len(problems))
+    assert pages >= 2  # the awaiting list is three pages long
+    assert problems == [], "\n".join(problems)
+
+
+def test_verification_list_queries_do_not_grow_with_rows_or_depth(client, responder, other_responder, commander):
+    from postmortems.tests.factories import mark_done
+
+    client.force_login(responder)
+    [postmortem] = postmortems_via_service(1, responder)
+
+    def add(count, prefix):
+        for i in range(count):
+            mark_done(action_item(postmortem, other_responder, title=f"{prefix} {i}"), other_responder)
+
+    def measure():
+        return [_count(client, reverse(name), params) for name, params in VERIFY_LISTS]
+
+    add(5, "A")
+    five = measure()
+    add(45, "B")
+    fifty = measure()
+    add(10, "C")
+    depth = []
+    for name, params in VERIFY_LISTS:
+        response, queries = visit(client, reverse(name), params)
+        page2 = next_params(response)
+        assert page2 is not None and len(response.context["items"]) == 50
+        depth.append((len(queries), _count(client, reverse(name), page2)))
+    report_figures("queries verification lists", rows_5=sum(five), rows_50=sum(fifty))
+    assert five == fifty
+    assert all(first == second for first, second in depth), depth

@@ -97,6 +97,7 @@ def test_a_failing_postmortem_rolls_back_the_resolution(incident, responder, mon
     assert incident.resolved_at is None
 
 
+@pytest.mark.usefixtures("four_eyes_off")  # the post-mortem's own closure check (approvals tests its own)
 def test_incident_cannot_close_until_every_milestone_is_complete(postmortem, resolved_incident, commander, responder):
     with pytest.raises(TransitionNotAllowed) as excinfo:
         incident_transition(incident=resolved_incident, action="close", actor=responder)
@@ -109,6 +110,7 @@ def test_incident_cannot_close_until_every_milestone_is_complete(postmortem, res
     assert postmortem.is_complete
 
 
+@pytest.mark.usefixtures("four_eyes_off")
 def test_a_required_postmortem_that_was_never_opened_blocks_closure(resolved_incident):
     PostMortem.objects.all().delete()
     assert incident_close_blockers(resolved_incident) == [
@@ -159,7 +161,7 @@ def test_the_analysis_needs_its_deliverables(postmortem, commander):
 
 def test_preventive_measures_need_every_action_done_or_deferred_with_a_reason(postmortem, commander):
     preventive = postmortem.milestones.get(kind="preventive")
-    fix = action_item(postmortem, commander, title="Pin the RPC endpoint")
+    fix = action_item(postmortem, commander, title="Pin the RPC endpoint", category="immediate_fix")
     later = action_item(postmortem, commander, title="Rewrite the signer")
 
     with pytest.raises(ValidationError, match="Pin the RPC endpoint, Rewrite the signer"):

@@ -106,7 +106,7 @@ def test_completing_a_milestone_stops_its_reminders(postmortem, commander):
 
 
 def test_done_action_item_gets_no_more_reminders(postmortem, other_responder):
-    item = action_item(postmortem, other_responder, due_in=timedelta(days=2))
+    item = action_item(postmortem, other_responder, due_in=timedelta(days=2), category="long_term")
     services.action_item_set_status(item=item, actor=other_responder, status="done")
 
     sweep_at(item.due_at + GRACE)
@@ -233,3 +233,121 @@ def test_a_postmortem_nobody_owns_reminds_the_incident_commander_and_technical_l
     assert sent(meeting) == {"before": leads, "overdue": leads}
     message = meeting.reminders.get(kind="overdue").outbox_message
     assert "Owner: nobody" in message.body_text
+
+
+# --- verification of preventive measures ----------------------------------------------------------
+
+
+def test_verification_reminders_go_to_the_verifiers_at_their_times(postmortem, responder, settings):
+    """Rita's measure, marked done by her: the reminder goes to Cora (post-mortem owner and IC), never to
+    Rita; the escalation to Cora and Tom (the Technical Lead)."""
+    from postmortems.tests.factories import mark_done
+
+    settings.SITE_URL = "https://incidents.example.com"
+    item = action_item(postmortem, responder, due_in=timedelta(days=2), success_metric="Paged within **5** min")
+    verify_by = item.verify_by
+    mark_done(item, responder, evidence="Drill: https://grafana.example.com/d/oracle?x=1&y=2 and javascript:alert(1)")
+
+    sweep_at(verify_by - timedelta(days=1) - ONE_SECOND)
+    assert sent(item) == {}
+    sweep_at(verify_by - timedelta(days=1))
+    assert sent(item) == {"verify": ["cora@example.com"]}
+    sweep_at(verify_by + GRACE - ONE_SECOND)
+    assert "verify_escalation" not in sent(item)
+    sweep_at(verify_by + GRACE)
+    assert sent(item) == {"verify": ["cora@example.com"], "verify_escalation": ["cora@example.com", "tom@example.com"]}
+    sweep_at(verify_by + GRACE + timedelta(days=40))
+    assert OutboxMessage.objects.filter(postmortem_reminder__action_item=item).count() == 2
+
+    reminder = item.reminders.get(kind="verify").outbox_message
+    reference = postmortem.incident.reference
+    assert reminder.subject.startswith(f"[{reference}] Verify by ") and reminder.subject.endswith(f"“{item.title}”")
+    assert "Success metric:\nPaged within **5** min" in reminder.body_text
+    assert "Evidence:\nDrill: https://grafana.example.com/d/oracle?x=1&y=2" in reminder.body_text
+    assert f"https://incidents.example.com/postmortems/{reference}/#action-item-{item.pk}" in reminder.body_text
+    assert (
+        '<a href="https://grafana.example.com/d/oracle?x=1&amp;y=2" rel="noopener noreferrer nofollow"'
+        in reminder.body_html
+    )
+    assert 'href="javascript' not in reminder.body_html
+    escalation = item.reminders.get(kind="verify_escalation").outbox_message
+    assert escalation.subject.startswith(f"[{reference}] Escalation: “{item.title}” not verified since")
+
+
+def test_verifying_stops_the_verification_reminders(postmortem, responder, commander):
+    from postmortems.tests.factories import mark_done
+
+    item = action_item(postmortem, responder)
+    mark_done(item, responder)
+    services.action_item_verify(item=item, actor=commander, note="Checked")
+
+    sweep_at(item.verify_by + GRACE + timedelta(days=1))
+
+    assert sent(item) == {}
+    assert set(item.reminders.values_list("status", flat=True)) == {"cancelled"}
+
+
+def test_a_measure_marked_done_after_its_verify_by_time_skips_the_reminder_and_escalates(postmortem, responder):
+    from postmortems.tests.factories import mark_done
+
+    item = action_item(postmortem, responder, due_in=timedelta(hours=1), verify_after=timedelta(hours=1))
+    with time_machine.travel(item.verify_by + timedelta(hours=2), tick=False):
+        mark_done(item, responder)
+
+    counts = sweep_at(item.verify_by + GRACE)
+
+    verify = item.reminders.get(kind="verify")
+    assert (verify.status, verify.note) == ("skipped", "Verify-by time already passed")
+    assert sent(item) == {"verify_escalation": ["cora@example.com", "tom@example.com"]}
+    assert counts["skipped"] >= 1
+
+
+def test_when_the_owner_is_the_only_verifier_the_technical_lead_is_asked(postmortem, commander):
+    """Cora owns the post-mortem, is the IC and owns the measure: nobody else in the pool, so Tom (TL)."""
+    from postmortems.tests.factories import mark_done
+
+    item = action_item(postmortem, commander)
+    mark_done(item, commander)
+
+    sweep_at(item.verify_by - timedelta(days=1))
+
+    assert sent(item) == {"verify": ["tom@example.com"]}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_sweeps_at_once_queue_each_verification_reminder_once(runbook):
+    """Two sweeps in two threads, each with its own PostgreSQL connection, started together over the same
+    60 due verification reminders in batches of 5: every reminder is claimed by one of them."""
+    import threading
+
+    from django.db import connection
+
+    from audit.actors import system_user
+    from postmortems.tests.factories import due_verifications, make_user
+
+    system_user()  # made up front: the two sweeps would otherwise race to create it
+    owner = make_user("olga", "Responders")
+    verifier = make_user("vera", "Responders")
+    expected = due_verifications(60, owner=owner, verifier=verifier)
+    start = threading.Barrier(2)
+    results = []
+
+    def sweep():
+        try:
+            start.wait(timeout=10)
+            results.append(services.deadlines_sweep(batch_size=5))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=sweep) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    assert len(results) == 2
+    assert sum(r.get("queued", 0) for r in results) == 60
+    assert OutboxMessage.objects.filter(key__in=expected).count() == 60
+    assert Reminder.objects.filter(kind="verify", status="queued").count() == 60
+    recipients = OutboxMessage.objects.filter(key__in=expected).values_list("recipients", flat=True)
+    assert all(r == ["vera@example.com"] for r in recipients)  # the verifier, never the measure's owner

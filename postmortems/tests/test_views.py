@@ -14,7 +14,23 @@ from incidents import panels
 from incidents.models import Incident
 from portal.testing import report_figures
 from postmortems.models import ActionItem, Milestone, PostMortem
-from postmortems.tests.factories import action_item, postmortems_via_service
+from postmortems.tests.factories import action_item, mark_done, postmortems_via_service
+
+
+def items_in_every_state(postmortem, owner, verifier, count, prefix):
+    """`count` action items of `owner`'s: open preventive measures, ones awaiting verification, ones
+    verified by `verifier`, and other kinds, in turn."""
+    from postmortems import services
+
+    for i in range(count):
+        kind = i % 4
+        item = action_item(
+            postmortem, owner, title=f"{prefix} {i}", category="long_term" if kind == 3 else "preventive"
+        )
+        if kind in (1, 2):
+            mark_done(item, owner)
+        if kind == 2:
+            services.action_item_verify(item=item, actor=verifier, note="Checked")
 
 
 def pages(postmortem, item):
@@ -27,6 +43,8 @@ def pages(postmortem, item):
         reverse("postmortems:actions"),
         reverse("postmortems:actions") + "?view=mine",
         reverse("postmortems:actions") + "?view=overdue",
+        reverse("postmortems:actions") + "?view=to_verify",
+        reverse("postmortems:actions") + "?view=mine_to_verify",
     ]
 
 
@@ -39,6 +57,8 @@ def writes(postmortem, item):
         (reverse("postmortems:action_create", args=[reference]), {"title": "x"}),
         (reverse("postmortems:action_edit", args=[item.pk]), {"title": "x"}),
         (reverse("postmortems:action_status", args=[item.pk]), {"status": "done"}),
+        (reverse("postmortems:action_verify", args=[item.pk]), {"note": "x"}),
+        (reverse("postmortems:action_send_back", args=[item.pk]), {"reason": "x"}),
     ]
 
 
@@ -125,7 +145,7 @@ def test_a_responder_adds_and_defers_an_action_item(client, responder, postmorte
     due = (timezone.now() + timedelta(days=10)).strftime("%Y-%m-%dT%H:%M")
     client.post(
         reverse("postmortems:action_create", args=[postmortem.incident.reference]),
-        {"title": "Alert on RPC error rate", "category": "preventive", "owner": commander.pk, "due_at": due},
+        {"title": "Alert on RPC error rate", "category": "long_term", "owner": commander.pk, "due_at": due},
     )
     item = ActionItem.objects.get(title="Alert on RPC error rate")
     assert item.reminders.count() == 3
@@ -186,28 +206,33 @@ def test_list_page_queries_do_not_grow_with_rows(client, responder):
     assert five == fifty
 
 
-def test_detail_page_queries_do_not_grow_with_action_items(client, responder, postmortem):
+def test_detail_page_queries_do_not_grow_with_action_items(client, responder, postmortem, other_responder, commander):
+    """Rita may verify Tom's measures: the page shows her the Verify and Send back forms of those awaiting."""
     client.force_login(responder)
     url = postmortem.get_absolute_url()
-    for i in range(5):
-        action_item(postmortem, responder, title=f"Item {i}")
+    items_in_every_state(postmortem, other_responder, commander, 5, "Item")
     five = _queries(client, url)
-    for i in range(45):
-        action_item(postmortem, responder, title=f"More {i}")
+    export_five = _queries(client, reverse("postmortems:export", args=[postmortem.incident.reference]))
+    items_in_every_state(postmortem, other_responder, commander, 45, "More")
     fifty = _queries(client, url)
+    assert client.get(url).content.decode().count('class="pm-verify"') == 12  # one per measure awaiting
+    assert export_five == _queries(client, reverse("postmortems:export", args=[postmortem.incident.reference]))
     report_figures("queries post-mortem page", action_items_5=five, action_items_50=fifty)
     assert five == fifty
 
 
-def test_action_items_page_queries_do_not_grow_with_rows(client, responder):
+def test_action_items_page_queries_do_not_grow_with_rows(client, responder, other_responder, commander):
     client.force_login(responder)
     postmortems = postmortems_via_service(2, responder)
-    for i in range(5):
-        action_item(postmortems[i % 2], responder, title=f"Item {i}")
-    five = _queries(client, reverse("postmortems:actions"))
-    for i in range(45):
-        action_item(postmortems[i % 2], responder, title=f"More {i}")
-    fifty = _queries(client, reverse("postmortems:actions"))
+    items_in_every_state(postmortems[0], other_responder, commander, 3, "Item")
+    items_in_every_state(postmortems[1], other_responder, commander, 2, "Item")
+    views = ["", "?view=to_verify", "?view=mine_to_verify"]
+    five = [_queries(client, reverse("postmortems:actions") + view) for view in views]
+    items_in_every_state(postmortems[0], other_responder, commander, 23, "More")
+    items_in_every_state(postmortems[1], other_responder, commander, 22, "More")
+    fifty = [_queries(client, reverse("postmortems:actions") + view) for view in views]
+    body = client.get(reverse("postmortems:actions") + "?view=mine_to_verify").content.decode()
+    assert body.count('class="pm-verify"') == 14  # Rita owns both post-mortems, Tom the measures
     report_figures("queries /postmortems/actions/", rows_5=five, rows_50=fifty)
     assert five == fifty
 
