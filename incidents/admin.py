@@ -49,8 +49,9 @@ class SeverityAdmin(SimpleHistoryAdmin):
         "acknowledge_within",
         "investigate_within",
         "postmortem_required",
+        "four_eyes",
     ]
-    list_filter = ["postmortem_required"]
+    list_filter = ["postmortem_required", "four_eyes"]
     search_fields = ["name", "criteria"]
 
 

@@ -15,8 +15,8 @@ from audit.models import TimeStamped, history
 
 class Severity(TimeStamped):
     """A severity level (Sev1–Sev4) carrying its own behaviour: the runbook's
-    criteria, the status-update cadence, the response targets and whether a
-    post-mortem is required."""
+    criteria, the status-update cadence, the response targets, whether a
+    post-mortem is required and whether closing needs a second person's approval."""
 
     level = models.PositiveSmallIntegerField(unique=True, help_text="1 is the most severe.")
     name = models.CharField(max_length=40, help_text="For example “Critical”.")
@@ -31,6 +31,9 @@ class Severity(TimeStamped):
         default=timedelta(hours=2), help_text="Target end of the investigation phase, from detection."
     )
     postmortem_required = models.BooleanField(default=False)
+    four_eyes = models.BooleanField(
+        default=False, help_text="Closing and completing the post-mortem analysis need a second person"
+    )
 
     history = history()
 
