@@ -33,6 +33,48 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _health_banner_uncached(settings):
+    # Query-count tests compare two requests: a banner cached by the first would hide its queries from the second.
+    settings.HEALTH_BANNER_CACHE_SECONDS = 0
+
+
+@pytest.fixture(autouse=True)
+def _second_factor_required(settings, monkeypatch):
+    """The second factor is required of staff, as in production (development's default is off), and
+    `client.force_login` stands for a finished sign-in, second factor included: a staff user it signs in
+    is verified with an authenticator app (made for them if they have none). people/tests go through
+    the sign-in and second-factor pages themselves."""
+    from django.test import Client
+
+    settings.OTP_REQUIRED_FOR_STAFF = True
+    force_login = Client.force_login
+
+    def force_login_verified(self, user, backend=None):
+        force_login(self, user, backend)
+        verify_second_factor(self, user)
+
+    monkeypatch.setattr(Client, "force_login", force_login_verified)
+
+
+def verify_second_factor(client, user) -> None:
+    """Mark `client`'s session as verified by `user`'s authenticator app, if they have or need one."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from people.selectors import second_factor_due
+
+    if second_factor_due(user) is None:
+        return
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if device is None:
+        # bulk_create: a test's stand-in, not a change its history should show.
+        [device] = TOTPDevice.objects.bulk_create([TOTPDevice(user=user, name="Test app", confirmed=True)])
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+
+
 @pytest.fixture(scope="session")
 def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, django_db_blocker):
     """Give each run its own test database (test_portal_<pid>), so two runs on one
@@ -95,13 +137,24 @@ def runbook(db):
 
 @pytest.fixture
 def postmortems_not_required(runbook):
-    """No severity requires a post-mortem, so incidents close without one.
+    """No severity requires a post-mortem or a second person's approval, so incidents close without either.
 
-    For tests of the incidents app's own lifecycle; postmortems tests its closure check.
+    For tests of the incidents app's own lifecycle; postmortems and approvals test their closure checks.
     """
     from incidents.models import Severity
 
-    Severity.objects.update(postmortem_required=False)  # reference data, no history needed in a test
+    Severity.objects.update(postmortem_required=False, four_eyes=False)  # reference data, no history needed in a test
+
+
+@pytest.fixture
+def four_eyes_off(runbook):
+    """No severity needs a second person's approval to close or to complete a post-mortem's analysis.
+
+    For tests about something else that close Sev1/Sev2 incidents or complete their analysis; approvals tests it.
+    """
+    from incidents.models import Severity
+
+    Severity.objects.update(four_eyes=False)  # reference data, no history needed in a test
 
 
 SEV1_LIST = ["sev1-oncall@example.com", "execs@example.com"]

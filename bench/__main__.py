@@ -42,6 +42,8 @@ def environment(smtp_port: int) -> dict:
         "CELERY_BROKER_URL": os.environ.get("BENCH_BROKER_URL") or BROKER_URL,
         "EMAIL_URL": f"smtp://127.0.0.1:{smtp_port}",
         "SITE_URL": "https://portal.example.com",
+        # The bench's API token asks for far more than the default rate a person's token gets.
+        "API_RATE": "1000000/min",
         "ALERTMANAGER_WEBHOOK_TOKEN": secrets.token_urlsafe(32),
         # A firm's distribution lists, so a declaration queues its email as in production.
         **{f"NOTIFY_EMAILS_SEV{level}": f"sev{level}-oncall@example.com" for level in (1, 2, 3, 4)},
@@ -66,8 +68,40 @@ def sign_in_users():
     for role, user in users.items():
         passwords[role] = secrets.token_urlsafe(24)
         user.set_password(passwords[role])
-        user.save(update_fields=["password"])  # auth.User keeps no history; restore() leaves it
+        user.save(update_fields=["password"])
     return users, passwords
+
+
+def api_token(user) -> str:
+    """A read-and-write API token of the responder's, for the API's pages."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from api.models import PersonalToken
+    from api.services import token_create, token_revoke
+
+    for old in PersonalToken.objects.filter(user=user, name__startswith="bench ").usable(timezone.now()):
+        token_revoke(token=old, actor=user)  # a person holds at most 20 active tokens
+    _, token = token_create(
+        user=user,
+        actor=user,
+        name=f"bench {timezone.now():%Y%m%d%H%M%S}",
+        scope="write",
+        expires_at=timezone.now() + timedelta(days=1),
+    )
+    return token
+
+
+def second_factor_key(user) -> str:
+    """The superuser signs in as production asks of staff: password, then an authenticator code.
+    A confirmed TOTP device with a key of the run's own; returns the key (hex)."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user=user, name="bench").first() or TOTPDevice(user=user, name="bench")
+    device.key, device.confirmed = secrets.token_hex(20), True
+    device.save()
+    return device.key
 
 
 def context(port: int, client, facts: dict, run: str, scale: float) -> dict:
@@ -166,10 +200,12 @@ def http_phases(phases, facts: dict, scale: float, run: str) -> dict:
     say(f"gunicorn on port {server.port} (log: var/bench/gunicorn.log)")
     server.start()
     try:
-        cookies = {role: sign_in(server.port, users[role].username, passwords[role]) for role in users}
+        keys = {"admin": second_factor_key(users["admin"])}
+        cookies = {role: sign_in(server.port, users[role].username, passwords[role], keys.get(role)) for role in users}
         cookies["anonymous"] = {}
         client = Client(server.port, cookies["responder"])
         ctx = context(server.port, client, facts, run, scale)
+        ctx["api_headers"] = {"Authorization": f"Bearer {api_token(users['responder'])}", "Accept": "application/json"}
         for _ in range(50):  # warm the workers before anything is timed
             client.get(FLOOR.path)
         client.close()

@@ -113,18 +113,30 @@ def csrf_token(html: str) -> str:
     return match.group(1)
 
 
-def sign_in(port: int, username: str, password: str) -> dict:
-    """Sign in through /accounts/login/ as a browser does (GET the form, POST it with its CSRF token);
-    returns the session's cookies."""
+def sign_in(port: int, username: str, password: str, totp_key: str | None = None) -> dict:
+    """Sign in through /accounts/login/ as a browser does (GET the form, POST it with its CSRF token),
+    then, given the key of the person's authenticator app, pass the second factor; returns the
+    session's cookies."""
     client = Client(port)
     form = client.get("/accounts/login/")
     response = client.post_form(
         "/accounts/login/",
         {"username": username, "password": password, "csrfmiddlewaretoken": csrf_token(form.text), "next": "/"},
     )
-    client.close()
     if response.status != 302 or "sessionid" not in client.cookies:
+        client.close()
         raise RuntimeError(f"Signing in as {username} failed: {response.status} {response.text[:300]}")
+    if totp_key is not None:
+        from django_otp.oath import totp
+
+        path = "/account/two-factor/verify/"
+        form = client.get(path)
+        code = f"{totp(bytes.fromhex(totp_key)):06d}"
+        response = client.post_form(path, {"code": code, "csrfmiddlewaretoken": csrf_token(form.text), "next": "/"})
+        if response.status != 302:
+            client.close()
+            raise RuntimeError(f"The second factor for {username} failed: {response.status} {response.text[:300]}")
+    client.close()
     return client.cookies
 
 

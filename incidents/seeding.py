@@ -28,16 +28,30 @@ GROUP_VIEWERS = "Viewers"
 GROUP_ADMINS = "Admins"
 
 # The apps whose data the groups' permissions cover.
-PORTAL_APPS = ["incidents", "alerts", "statuspage", "notifications", "postmortems", "people"]
+PORTAL_APPS = [
+    "incidents",
+    "alerts",
+    "statuspage",
+    "notifications",
+    "postmortems",
+    "people",
+    "health",
+    "api",
+    "approvals",
+    "ledger",
+]
 # Models whose rows responders create and change through the portal's pages.
-RESPONDER_MODELS = ["incident", "roleassignment", "timelineentry", "statusupdate", "checklistitem"]
+RESPONDER_MODELS = ["incident", "roleassignment", "timelineentry", "statusupdate", "checklistitem", "approvalrequest"]
+# Severities whose closing and post-mortem analysis need a second person's approval when first loaded.
+FOUR_EYES_LEVELS = {1, 2}
 
 
-def upsert(model, lookup: dict, values: dict) -> tuple[object, str]:
-    """Create or update one row; returns (row, "created" | "updated" | "unchanged")."""
+def upsert(model, lookup: dict, values: dict, on_create: dict | None = None) -> tuple[object, str]:
+    """Create or update one row; returns (row, "created" | "updated" | "unchanged").
+    `on_create` holds values set only when the row is created (staff's to change afterwards)."""
     row = model.objects.filter(**lookup).first()
     if row is None:
-        return model.objects.create(**lookup, **values), "created"
+        return model.objects.create(**lookup, **values, **(on_create or {})), "created"
     changed = [
         name
         for name, value in values.items()
@@ -70,7 +84,9 @@ def seed_runbook() -> dict[str, int]:
     with transaction.atomic(), acting_as(system_user(), "seed_runbook"):
         for values in data.SEVERITIES:
             values = dict(values)
-            tally(upsert(Severity, {"level": values.pop("level")}, values)[1])
+            level = values.pop("level")
+            # Four eyes is a switch staff set per severity in the admin: a re-seed (every release) keeps their choice.
+            tally(upsert(Severity, {"level": level}, values, on_create={"four_eyes": level in FOUR_EYES_LEVELS})[1])
         for position, spec in enumerate(data.INCIDENT_TYPES, start=1):
             incident_type, outcome = upsert(
                 IncidentType,
@@ -136,7 +152,15 @@ def seed_groups() -> None:
     viewers, _ = Group.objects.get_or_create(name=GROUP_VIEWERS)
     viewers.permissions.set(_perms(all_models, ["view"]))
     responders, _ = Group.objects.get_or_create(name=GROUP_RESPONDERS)
-    responders.permissions.set(list(_perms(all_models, ["view"])) + list(_perms(responder_models, ["add", "change"])))
+    responders.permissions.set(
+        list(_perms(all_models, ["view"]))
+        + list(_perms(responder_models, ["add", "change"]))
+        # Any responder may be the second person who approves another's close or analysis (approvals).
+        + list(_perms(["approvalrequest"], ["approve"]))
+        # Responders enter the financial impact, and any of them may be the second person who confirms
+        # a figure someone else entered (ledger).
+        + list(_perms(["impactentry"], ["add", "change", "confirm"]))
+    )
     admins, _ = Group.objects.get_or_create(name=GROUP_ADMINS)
     # Admins also see and clear sign-in lockouts (django-axes).
     admins.permissions.set(Permission.objects.filter(content_type__app_label__in=[*PORTAL_APPS, "auth", "axes"]))

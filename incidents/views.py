@@ -16,7 +16,7 @@ from django.views.generic import DetailView, ListView, TemplateView
 from portal.display import person_name
 from portal.pagination import keyset_page
 
-from . import history, panels, selectors, services
+from . import exports, history, panels, selectors, services
 from .filters import IncidentFilterSet
 from .forms import (
     ContactSearchForm,
@@ -61,6 +61,10 @@ class DashboardView(ReadMixin, TemplateView):
     def get_context_data(self, **kwargs):
         now = timezone.now()
         groups = selectors.dashboard_open_groups()
+        shown = [incident for group in groups for incident in group.incidents]
+        badges = panels.collect_badges(panels.incident_list_badges, Incident, request=self.request, incidents=shown)
+        for incident in shown:
+            incident.badges = badges.get(incident.pk, [])
         update_overdue, update_overdue_count = selectors.update_overdue(now)
         return super().get_context_data(
             now=now,
@@ -116,6 +120,11 @@ class IncidentListView(ReadMixin, FilteredListView):
             return None
         levels = Severity.objects.order_by("level").values_list("pk", "level")
         return [(level, Q(severity_id=pk)) for pk, level in levels]
+
+    def get(self, request, *args, **kwargs):
+        if request.GET.get("format") == "csv":
+            return exports.incident_list_csv(request, self.get_queryset(), self.filterset)
+        return super().get(request, *args, **kwargs)
 
 
 @login_required

@@ -69,9 +69,14 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_filters",
+    "rest_framework",
+    "drf_spectacular",
     "simple_history",
     "axes",
     "csp",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "portal",
     "audit",
     "people",
@@ -79,7 +84,13 @@ INSTALLED_APPS = [
     "incidents",
     "alerts",
     "statuspage",
+    "approvals",
+    "ledger",
     "postmortems",
+    "insights",
+    "search",
+    "health",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -88,13 +99,18 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "portal.middleware.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Below WhiteNoise: static files are not the portal's latency.
+    "health.middleware.RequestLatencyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "people.middleware.UserTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "portal.middleware.SessionIdleTimeoutMiddleware",
+    # After the idle timeout (an expired session signs in again first): staff verify a second factor.
+    "people.middleware.SecondFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "audit.middleware.AuditReasonMiddleware",
@@ -116,6 +132,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "health.context_processors.health_banner",
             ],
         },
     },
@@ -137,6 +154,11 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False
 # a trivial page); health checks replace one the database has dropped.
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0 if DEBUG else 60))
 DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+
+# Django's cache: the API's per-token rate limits and the health banner's 30-second memo.
+# In-process memory by default (so each gunicorn worker counts on its own); set CACHE_URL
+# (redis://host:6379/2) to share it between processes.
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL and a busy timeout let the web, worker and beat processes share the file.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
@@ -188,6 +210,75 @@ AXES_USERNAME_CALLABLE = "portal.middleware.sign_in_username"
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0 if DEBUG else 1)
 if TRUSTED_PROXY_COUNT < 0:
     raise ImproperlyConfigured("TRUSTED_PROXY_COUNT cannot be negative.")
+
+# Second factor (django-otp; people.middleware.SecondFactorMiddleware): staff, superusers and Admins verify a
+# TOTP code or a one-time recovery code after signing in, before any page. On by default in production; off
+# by default in development, so the login `make run` prints works without an authenticator app. Anyone who
+# has set up a second factor is asked for it either way.
+OTP_REQUIRED_FOR_STAFF = env.bool("OTP_REQUIRED_FOR_STAFF", default=not DEBUG)
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Incident portal")
+# The admin's device pages never show a secret key or its QR code.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+
+# The groups the identity provider may put people in (incidents.seeding's names; settings import no app).
+SSO_PORTAL_GROUPS = ("Responders", "Viewers", "Admins")
+
+
+def _group_map(value: str) -> dict[str, list[str]]:
+    """`idp-oncall=Responders,idp-admins=Admins,idp-admins=Responders` -> {provider group: [portal groups]}."""
+    mapping: dict[str, list[str]] = {}
+    for item in filter(None, (part.strip() for part in value.split(","))):
+        provider_group, sep, portal_group = (part.strip() for part in item.rpartition("="))
+        if not sep or not provider_group or portal_group not in SSO_PORTAL_GROUPS:
+            raise ImproperlyConfigured(
+                f"OIDC_GROUP_MAP entry {item!r} is not provider-group=portal-group "
+                f"(portal groups: {', '.join(SSO_PORTAL_GROUPS)})."
+            )
+        mapping.setdefault(provider_group, []).append(portal_group)
+    return mapping
+
+
+# Single sign-on with OpenID Connect (people.backends.SSOBackend, mozilla-django-oidc). Off unless
+# OIDC_RP_CLIENT_ID is set; then the sign-in page also offers "Sign in with <OIDC_PROVIDER_NAME>" and the
+# password form stays for local (break-glass) accounts. Endpoints are configured one by one (no discovery).
+OIDC_RP_CLIENT_ID = env.str("OIDC_RP_CLIENT_ID", default="")
+OIDC_ENABLED = bool(OIDC_RP_CLIENT_ID)
+OIDC_RP_CLIENT_SECRET = env.str("OIDC_RP_CLIENT_SECRET", default="")
+OIDC_OP_AUTHORIZATION_ENDPOINT = env.str("OIDC_OP_AUTHORIZATION_ENDPOINT", default="")
+OIDC_OP_TOKEN_ENDPOINT = env.str("OIDC_OP_TOKEN_ENDPOINT", default="")
+OIDC_OP_JWKS_ENDPOINT = env.str("OIDC_OP_JWKS_ENDPOINT", default="")
+OIDC_OP_USER_ENDPOINT = env.str("OIDC_OP_USER_ENDPOINT", default="")  # optional: claims the ID token lacks
+OIDC_OP_ISSUER = env.str("OIDC_OP_ISSUER", default="")  # optional: ID tokens of any other issuer are refused
+OIDC_RP_SIGN_ALGO = env.str("OIDC_RP_SIGN_ALGO", default="RS256")
+OIDC_RP_SCOPES = env.str("OIDC_RP_SCOPES", default="openid email profile")
+OIDC_PROVIDER_NAME = env.str("OIDC_PROVIDER_NAME", default="single sign-on")
+OIDC_USERNAME_CLAIM = env.str("OIDC_USERNAME_CLAIM", default="preferred_username")
+OIDC_GROUPS_CLAIM = env.str("OIDC_GROUPS_CLAIM", default="groups")
+OIDC_GROUP_MAP = _group_map(env.str("OIDC_GROUP_MAP", default=""))
+OIDC_DENIED_MESSAGE = env.str(
+    "OIDC_DENIED_MESSAGE",
+    default="Your account is not in any group that may use this portal. Ask your administrator for access.",
+)
+OIDC_USE_PKCE = True
+OIDC_TIMEOUT = env.int("OIDC_TIMEOUT", default=10)
+if OIDC_ENABLED:
+    _oidc_required = ["OIDC_RP_CLIENT_SECRET", "OIDC_OP_AUTHORIZATION_ENDPOINT", "OIDC_OP_TOKEN_ENDPOINT"]
+    if OIDC_RP_SIGN_ALGO.startswith(("RS", "ES")):
+        _oidc_required.append("OIDC_OP_JWKS_ENDPOINT")
+    for _name in _oidc_required:
+        if not vars()[_name]:
+            raise ImproperlyConfigured(f"{_name} must be set when OIDC_RP_CLIENT_ID is (single sign-on is on).")
+    if not OIDC_GROUP_MAP:
+        raise ImproperlyConfigured("OIDC_GROUP_MAP must map at least one provider group when single sign-on is on.")
+    for _name in (
+        "OIDC_OP_AUTHORIZATION_ENDPOINT",
+        "OIDC_OP_TOKEN_ENDPOINT",
+        "OIDC_OP_JWKS_ENDPOINT",
+        "OIDC_OP_USER_ENDPOINT",
+    ):
+        if not DEBUG and vars()[_name] and not vars()[_name].startswith("https://"):
+            raise ImproperlyConfigured(f"{_name} must be an https:// address when DEBUG is false.")
+    AUTHENTICATION_BACKENDS = [*AUTHENTICATION_BACKENDS, "people.backends.SSOBackend"]
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
@@ -338,10 +429,39 @@ CELERY_BEAT_SCHEDULE = {
         "task": "statuspage.tasks.broadcast_sweep",
         "schedule": timedelta(minutes=1),
     },
+    "record-audit-checkpoint": {
+        "task": "audit.tasks.record_checkpoint",
+        "schedule": timedelta(days=1),
+    },
+}
+
+# The JSON API (/api/v1/, api/): personal tokens only, no session or basic auth,
+# so a browser's cookies never authorise an API write. Rates per token (api.throttles).
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["api.authentication.PersonalTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["api.permissions.TokenScopePermission"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "api.errors.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttles.TokenRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"token": env.str("API_RATE", default="600/min")},
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Incident portal API",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
 }
 
 # History: the system actor that task and command writes are recorded under.
 PORTAL_SYSTEM_USERNAME = "system"
+# The key of the audit chain's hashes (audit.chain, manage.py verify_audit). Empty: derived from SECRET_KEY;
+# a key of its own lets SECRET_KEY be rotated without making the chain's existing hashes unverifiable.
+AUDIT_CHAIN_KEY = env.str("AUDIT_CHAIN_KEY", default="")
+if AUDIT_CHAIN_KEY and len(AUDIT_CHAIN_KEY) < 32:
+    raise ImproperlyConfigured("AUDIT_CHAIN_KEY must be at least 32 characters (or empty to derive it from SECRET_KEY).")
 
 # Failed deliveries are retried with backoff this many times before the
 # message is marked failed and shown to staff (it is never deleted).
@@ -437,3 +557,24 @@ SESSION_COOKIE_AGE = int(_duration("SESSION_MAX_AGE", "14d").total_seconds())
 SESSION_IDLE_TIMEOUT = _duration("SESSION_IDLE_TIMEOUT", "12h")
 if not SESSION_IDLE_TIMEOUT or not SESSION_COOKIE_AGE:
     raise ImproperlyConfigured("SESSION_IDLE_TIMEOUT and SESSION_MAX_AGE must be longer than zero.")
+
+# The portal's own health (the health app): /healthz, the banner on signed-in pages, and /metrics.
+# Bearer token Prometheus presents to /metrics. Empty: /metrics answers 403 ("off").
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+if METRICS_TOKEN and len(METRICS_TOKEN) < 24:
+    raise ImproperlyConfigured("METRICS_TOKEN must be at least 24 characters (or empty to turn /metrics off).")
+# prometheus-client's multiprocess mode, for gunicorn's several workers: a folder they share, emptied at each
+# start. prometheus-client reads the variable itself, from the environment, when it is first imported.
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
+if "PROMETHEUS_MULTIPROC_DIR" in env.ENVIRON and not Path(PROMETHEUS_MULTIPROC_DIR or "/nonexistent").is_dir():
+    raise ImproperlyConfigured(
+        f"PROMETHEUS_MULTIPROC_DIR={PROMETHEUS_MULTIPROC_DIR!r} is not an existing folder (unset it for one process)."
+    )
+# Seconds /healthz waits for the broker before it reports it down.
+HEALTH_BROKER_TIMEOUT = env.float("HEALTH_BROKER_TIMEOUT_SECONDS", default=2)
+if not 0 < HEALTH_BROKER_TIMEOUT <= 10:
+    raise ImproperlyConfigured("HEALTH_BROKER_TIMEOUT_SECONDS must be more than 0 and at most 10.")
+# Seconds each process keeps the banner's findings (two indexed queries) in Django's cache; 0: every page asks.
+HEALTH_BANNER_CACHE_SECONDS = env.int("HEALTH_BANNER_CACHE_SECONDS", default=30)
+if HEALTH_BANNER_CACHE_SECONDS < 0:
+    raise ImproperlyConfigured("HEALTH_BANNER_CACHE_SECONDS cannot be negative.")

@@ -79,10 +79,10 @@ def test_responder_works_an_incident_from_declaration_to_history(page: Page, liv
 
     # 4. Assign an Incident Commander and a Technical Lead.
     page.get_by_label("Role", exact=True).select_option(label="Incident Commander")
-    page.get_by_label("Person").select_option(label="Rita Responder")
+    page.get_by_label("Person", exact=True).select_option(label="Rita Responder")
     page.get_by_role("button", name="Assign", exact=True).click()
     page.get_by_label("Role", exact=True).select_option(label="Technical Lead")
-    page.get_by_label("Person").select_option(label="Tom Tech")
+    page.get_by_label("Person", exact=True).select_option(label="Tom Tech")
     page.get_by_role("button", name="Assign", exact=True).click()
     expect(page.locator('[data-role="incident-commander"] .holder')).to_have_text("Rita Responder")
     expect(page.locator('[data-role="technical-lead"] .holder')).to_have_text("Tom Tech")

@@ -8,7 +8,8 @@ import re
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
-PUBLIC_PREFIXES = ("status/", "accounts/login/", "accounts/logout/", "api/")
+# healthz and metrics are for probes and Prometheus, not people: no incident data, and /metrics needs its own token.
+PUBLIC_PREFIXES = ("status/", "accounts/login/", "accounts/logout/", "api/", "healthz", "metrics")
 SAMPLES = {"int": "1", "slug": "sample", "str": "INC-2026-0001", "path": "x"}
 
 
@@ -57,8 +58,11 @@ def test_the_alert_webhook_needs_its_token_not_a_login(client, db, settings):
     assert client.post("/api/alerts/alertmanager/", data="{}", content_type="application/json").status_code == 401
 
 
-# Everyone signed in may set their own time zone, Viewers included; it changes nothing shared.
-OWN_SETTINGS = ("account/",)
+# Everyone signed in may set their own time zone and manage their own API tokens, Viewers included;
+# it changes nothing shared.
+OWN_SETTINGS = ("account/", "account/tokens/", "account/tokens/<int:pk>/revoke/")
+# ...and their own second factor (people.views: set up, verify, recovery codes, turn off).
+OWN_SETTINGS += tuple(route for route in PRIVATE if route.startswith("account/two-factor/"))
 
 
 @pytest.mark.parametrize("route", [r for r in PRIVATE if r not in OWN_SETTINGS])
