@@ -461,7 +461,7 @@ PORTAL_SYSTEM_USERNAME = "system"
 # a key of its own lets SECRET_KEY be rotated without making the chain's existing hashes unverifiable.
 AUDIT_CHAIN_KEY = env.str("AUDIT_CHAIN_KEY", default="")
 if AUDIT_CHAIN_KEY and len(AUDIT_CHAIN_KEY) < 32:
-    raise ImproperlyConfigured("AUDIT_CHAIN_KEY must be at least 32 characters (or empty to derive it from SECRET_KEY).")
+    raise ImproperlyConfigured("AUDIT_CHAIN_KEY must be at least 32 characters (or empty: derived from SECRET_KEY).")
 
 # Failed deliveries are retried with backoff this many times before the
 # message is marked failed and shown to staff (it is never deleted).
