@@ -30,7 +30,16 @@ class Severity(TimeStamped):
     investigate_within = models.DurationField(
         default=timedelta(hours=2), help_text="Target end of the investigation phase, from detection."
     )
-    postmortem_required = models.BooleanField(default=False)
+    postmortem_required = models.BooleanField(
+        default=True,
+        help_text="Incidents of this severity need a post-mortem before closing. Once an incident has needed one, "
+        "lowering its severity does not release it.",
+    )
+    stall_after = models.DurationField(
+        null=True,
+        blank=True,
+        help_text="An open incident with no timeline activity for this long is chased. Empty means never.",
+    )
     four_eyes = models.BooleanField(
         default=False, help_text="Closing and completing the post-mortem analysis need a second person"
     )
@@ -81,17 +90,41 @@ class IncidentType(TimeStamped):
 
 
 class RunbookStep(TimeStamped):
-    """One ordered line of an incident type's runbook."""
+    """One ordered line of a runbook: an incident type's own, or (with no type) a general
+    step of the runbook that every incident's checklist carries."""
 
     class Kind(models.TextChoices):
+        INITIAL_RESPONSE = "initial_response", "Initial response"
         SYMPTOM = "symptom", "Symptom"
         INVESTIGATION = "investigation", "Investigation step"
         RESOLUTION = "resolution", "Resolution action"
+        POST_INCIDENT = "post_incident", "Post-incident activity"
 
-    incident_type = models.ForeignKey(IncidentType, on_delete=models.CASCADE, related_name="steps")
+    class Performs(models.TextChoices):
+        """Steps the portal itself carries out, ticked by it when it does."""
+
+        TICKET_CREATED = "ticket_created", "The incident ticket is created"
+        RESPONDER_ASSIGNED = "responder_assigned", "A responder is assigned"
+        TEAM_NOTIFIED = "team_notified", "The response team is notified"
+        STATUS_PAGE_UPDATED = "status_page_updated", "The status page is updated"
+
+    incident_type = models.ForeignKey(
+        IncidentType,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="steps",
+        help_text="Empty for a general step of the runbook, in every incident's checklist.",
+    )
     kind = models.CharField(max_length=20, choices=Kind.choices)
     position = models.PositiveSmallIntegerField()
     text = models.CharField(max_length=255)
+    performed_by_portal = models.CharField(
+        max_length=30,
+        choices=Performs.choices,
+        blank=True,
+        help_text="The portal ticks this step itself when it does this.",
+    )
 
     history = history()
 
@@ -102,11 +135,17 @@ class RunbookStep(TimeStamped):
                 fields=["incident_type", "kind", "position"],
                 name="%(app_label)s_%(class)s_unique_position",
                 violation_error_message="Two steps of one runbook section cannot share a position.",
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["kind", "position"],
+                condition=Q(incident_type__isnull=True),
+                name="%(app_label)s_%(class)s_unique_general_position",
+                violation_error_message="Two general steps of one runbook section cannot share a position.",
+            ),
         ]
 
     def __str__(self):
-        return f"{self.incident_type}: {self.get_kind_display()} {self.position}. {self.text}"
+        return f"{self.incident_type or 'General'}: {self.get_kind_display()} {self.position}. {self.text}"
 
 
 class Service(TimeStamped):
@@ -118,6 +157,7 @@ class Service(TimeStamped):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="owned_services"
     )
+    dashboard_url = models.URLField(max_length=500, blank=True, help_text="Its monitoring dashboard.")
 
     history = history()
 
@@ -309,6 +349,16 @@ class Incident(TimeStamped):
     alert_group_key = models.CharField(
         max_length=255, blank=True, help_text="Alertmanager groupKey of the alerts that opened it."
     )
+    bridge_url = models.URLField(
+        "conference bridge",
+        max_length=500,
+        blank=True,
+        help_text="Where responders talk. CONFERENCE_BRIDGE_URL by default.",
+    )
+    postmortem_required = models.BooleanField(
+        default=False,
+        help_text="Set once any severity it has had required a post-mortem; lowering the severity does not clear it.",
+    )
 
     objects = IncidentQuerySet.as_manager()
     history = history(m2m_fields=[services])
@@ -438,6 +488,7 @@ class TimelineEntry(TimeStamped):
         EVENT = "event", "Event"
         ALERT = "alert", "Alert"
         STATUS_UPDATE = "status_update", "Status update"
+        OUTREACH = "outreach", "Outreach"
 
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="timeline")
     kind = models.CharField(max_length=20, choices=Kind.choices)
@@ -499,6 +550,7 @@ class ChecklistItem(TimeStamped):
         SYMPTOM = "symptom", "Symptoms to check"
         INVESTIGATION = "investigation", "Investigation steps"
         RESOLUTION = "resolution", "Resolution actions"
+        POST_INCIDENT = "post_incident", "Post-incident activities"
 
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="checklist")
     section = models.CharField(max_length=20, choices=Section.choices)
@@ -507,6 +559,12 @@ class ChecklistItem(TimeStamped):
     done_at = models.DateTimeField(null=True, blank=True)
     done_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    performed_by_portal = models.CharField(
+        max_length=30,
+        choices=RunbookStep.Performs.choices,
+        blank=True,
+        help_text="Ticked by the portal when it does this.",
     )
 
     history = history()
@@ -532,3 +590,31 @@ class ChecklistItem(TimeStamped):
     @property
     def is_done(self) -> bool:
         return self.done_at is not None
+
+
+class UpdateTemplate(TimeStamped):
+    """A starting draft for a status update to one audience in one phase, offered in the update form."""
+
+    audience = models.CharField(max_length=20, choices=StatusUpdate.Audience.choices)
+    phase = models.CharField(
+        max_length=20, choices=Incident.Status.choices, blank=True, help_text="Empty: any phase without its own."
+    )
+    body = models.TextField(
+        help_text="Placeholders: {reference}, {title}, {severity}, {phase}, {services}, {user_impact}, "
+        "{next_update}, {bridge_url}."
+    )
+
+    history = history()
+
+    class Meta:
+        ordering = ["audience", "phase"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["audience", "phase"],
+                name="%(app_label)s_%(class)s_one_per_audience_phase",
+                violation_error_message="This audience already has a template for this phase.",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.get_audience_display()} – {self.get_phase_display() or 'any phase'}"
