@@ -10,16 +10,18 @@ row, never inferred.
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from audit.actors import acting_as, system_user
 from notifications.models import OutboxMessage
-from notifications.services import email_enqueue
+from notifications.services import email_enqueue, paging_configured
 from portal.display import duration_text, person_name
 
 from .models import Contact, Incident, Role, Severity, StatusUpdate, TimelineEntry
+from .outreach import Callee, page_people
 from .panels import Panel
 from .selectors import active_role_holders
 from .services import timeline_record
@@ -124,27 +126,43 @@ def escalate_unacknowledged(*, now=None) -> int:
     for key, incident in keyed:
         if key in done:
             continue
+        waiting_minutes = int((now - incident.detected_at).total_seconds() // 60)
         with transaction.atomic(), acting_as(actor, "Unacknowledged incident escalated"):
             result = email_enqueue(
                 key=key,
                 template="incident_unacknowledged",
                 context={
                     "incident": incident,
-                    "waiting_minutes": int((now - incident.detected_at).total_seconds() // 60),
+                    "waiting_minutes": waiting_minutes,
                     "support_phones": [c for c in support if c.phone],
                 },
                 recipients=escalation_recipients(support, commanders, holders.get(incident.pk, {})),
             )
-            if result and result[1]:
+            emailed = bool(result and result[1])
+            paged = 0
+            # The 24/7 lines have only phone numbers: page them too (each once, by its own key). Without an
+            # email to send, the pages' keys alone keep this to once; "paging is off" is said with the email.
+            if emailed or (result is None and paging_configured()):
+                paged = page_people(
+                    incident=incident,
+                    callees=[Callee(c.name, c.phone) for c in support + commanders],
+                    key=key,
+                    text=f"{incident.severity.code} incident {incident.reference} not acknowledged after "
+                    f"{waiting_minutes} min: {incident.title}. {settings.SITE_URL}{incident.get_absolute_url()}",
+                    why="not acknowledged in time",
+                    actor=actor,
+                )
+            if emailed:
                 timeline_record(
                     incident=incident,
                     actor=actor,
                     kind=TimelineEntry.Kind.EVENT,
                     occurred_at=now,
                     text=f"Not acknowledged within {duration_text(incident.severity.acknowledge_within)}: "
-                    "escalated to 24/7 support and the Incident Commander.",
+                    "escalation emailed to 24/7 support and the Incident Commander.",
                     data={"outbox": key},
                 )
+            if emailed or paged:
                 queued += 1
     return queued
 

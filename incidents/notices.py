@@ -9,21 +9,29 @@ them; the outbox delivers and retries.
   distribution list (NOTIFY_EMAILS_SEV<n>) and a Slack message to #incidents
   when SLACK_WEBHOOK_URL is set.
 
-Customer-facing updates reach the status page's subscribers through `statuspage`,
-which listens to `incidents.events.status_update_posted`.
+- status updates (`status_update_sent`), one notice per update under its own key:
+  internal ones to #incidents on Slack and the severity's distribution list;
+  stakeholder ones to the severity's stakeholder list (STAKEHOLDER_EMAILS_SEV<n>).
+  Customer-facing updates reach the status page's subscribers through `statuspage`,
+  which listens to `incidents.events.status_update_posted`; regulator updates are
+  read from the incident by the regulatory reports, and send nothing themselves.
 """
 
 from django.conf import settings
 
 from notifications.models import OutboxMessage
 from notifications.services import email_enqueue, outbox_enqueue
-from portal.display import duration_text
+from portal.display import duration_text, person_name
 
-from .models import Incident
+from .models import Incident, StatusUpdate
 
 
 def distribution_list(level: int) -> list[str]:
     return list(settings.INCIDENT_EMAIL_LISTS.get(level, []))
+
+
+def stakeholder_list(level: int) -> list[str]:
+    return list(settings.STAKEHOLDER_EMAIL_LISTS.get(level, []))
 
 
 def _incident_url(incident: Incident) -> str:
@@ -46,7 +54,8 @@ def incident_declared(incident: Incident) -> None:
     _slack(
         key,
         f":rotating_light: {incident.severity.code} incident declared: <{_incident_url(incident)}|"
-        f"{incident.reference}> {incident.title} ({incident.get_detection_source_display().lower()})",
+        f"{incident.reference}> {incident.title} ({incident.get_detection_source_display().lower()})"
+        + (f"\nConference bridge: {incident.bridge_url}" if incident.bridge_url else ""),
     )
 
 
@@ -80,3 +89,34 @@ def incident_resolved(incident: Incident) -> None:
         f":white_check_mark: <{_incident_url(incident)}|{incident.reference}> resolved "
         f"({incident.severity.code}): {incident.title}",
     )
+
+
+def status_update_sent(update: StatusUpdate) -> None:
+    """An internal or stakeholder update to its channels, each once (the update's id is in the key)."""
+    incident = update.incident
+    A = StatusUpdate.Audience
+    if update.audience == A.INTERNAL:
+        recipients = distribution_list(incident.severity.level)
+    elif update.audience == A.STAKEHOLDERS:
+        recipients = stakeholder_list(incident.severity.level)
+    else:
+        return
+    key = f"status-update:{update.pk}"
+    audience = update.get_audience_display()
+    email_enqueue(
+        key=f"{key}:email",
+        template="incident_update",
+        context={
+            "incident": incident,
+            "update": update,
+            "audience": audience,
+            "author_name": person_name(update.author) if update.author else "",
+        },
+        recipients=recipients,
+    )
+    if update.audience == A.INTERNAL:
+        _slack(
+            key,
+            f":speech_balloon: <{_incident_url(incident)}|{incident.reference}> internal update "
+            f"({incident.severity.code}, {incident.get_status_display().lower()}): {update.body}",
+        )

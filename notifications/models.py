@@ -8,7 +8,7 @@ from audit.models import TimeStamped, history
 
 
 class OutboxMessage(TimeStamped):
-    """A message to send (email or Slack), kept until delivered.
+    """A message to send (email, Slack or a page by phone), kept until delivered.
 
     Writing the row is the decision to send; a task delivers it and a periodic
     sweep retries what failed or was never published. `key` is unique, so the
@@ -18,6 +18,7 @@ class OutboxMessage(TimeStamped):
     class Channel(models.TextChoices):
         EMAIL = "email", "Email"
         SLACK = "slack", "Slack"
+        PAGE = "page", "Page (phone)"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -27,7 +28,9 @@ class OutboxMessage(TimeStamped):
 
     key = models.CharField(max_length=200, unique=True)
     channel = models.CharField(max_length=10, choices=Channel.choices)
-    recipients = models.JSONField(default=list, blank=True, help_text="Email addresses; empty for Slack.")
+    recipients = models.JSONField(
+        default=list, blank=True, help_text="Email addresses, or phone numbers for a page; empty for Slack."
+    )
     subject = models.CharField(max_length=255, blank=True)
     body_text = models.TextField()
     body_html = models.TextField(blank=True)
@@ -38,6 +41,12 @@ class OutboxMessage(TimeStamped):
     sent_at = models.DateTimeField(null=True, blank=True)
     sending_since = models.DateTimeField(
         null=True, blank=True, help_text="When the current attempt claimed it; set while it is being sent."
+    )
+    context = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="What the message is about (the incident, the person paged), passed to `message_settled` "
+        "receivers once it is sent or has failed for good.",
     )
 
     # Erasure removes an address from history's recipients too, so the audit chain's hashes leave them out.

@@ -1,4 +1,4 @@
-"""The outbox: every email and Slack message the portal sends.
+"""The outbox: every email, Slack message and page (by phone) the portal sends.
 
 A notice is queued by writing an `OutboxMessage` row inside the transaction that
 caused it, under a unique key, so the same notice can never be queued twice. A
@@ -17,6 +17,12 @@ sent and sends the others again (at-least-once across that one crash; the copy
 carries the same X-Portal-Message and Message-ID). The periodic sweep delivers
 whatever is due, including rows whose publish to the broker failed. Nothing is
 dropped and nothing blocks the web request.
+
+A page goes to the paging gateway (PAGING_WEBHOOK_URL, an SMS/voice service's
+webhook) as one HTTP POST per message, with the message's id as the idempotency
+key. A message that carries a `context` is announced once it is sent or failed for
+good (`notifications.events.message_settled`), so the app that queued it can record
+the outcome where people look (an incident's timeline).
 """
 
 import contextlib
@@ -39,6 +45,7 @@ from audit.actors import system_user
 from audit.bulk import bulk_insert, bulk_save
 from portal.celery import publish
 
+from .events import message_settled
 from .models import OutboxMessage
 
 logger = logging.getLogger(__name__)
@@ -71,7 +78,14 @@ def render_email(name: str, context: dict) -> tuple[str, str, str]:
 
 
 def outbox_enqueue(
-    *, key: str, channel: str, body_text: str, subject: str = "", body_html: str = "", recipients=()
+    *,
+    key: str,
+    channel: str,
+    body_text: str,
+    subject: str = "",
+    body_html: str = "",
+    recipients=(),
+    context: dict | None = None,
 ) -> tuple[OutboxMessage, bool]:
     """Queue a message once per `key`. Returns the message and whether it is new."""
     message, created = OutboxMessage.objects.get_or_create(
@@ -82,11 +96,37 @@ def outbox_enqueue(
             "subject": subject[:255],
             "body_text": body_text,
             "body_html": body_html,
+            "context": context or {},
         },
     )
     if created:
         transaction.on_commit(lambda: publish(DELIVER_TASK, message.pk))
     return message, created
+
+
+def paging_configured() -> bool:
+    return bool(settings.PAGING_WEBHOOK_URL)
+
+
+def page_enqueue(*, key: str, phone: str, text: str, context: dict) -> tuple[OutboxMessage, bool] | None:
+    """Queue a page (SMS/voice through the paging gateway) to one phone number, once per `key`.
+
+    None when paging is off (PAGING_WEBHOOK_URL unset) or there is no number: nothing is queued,
+    and the caller says so where people look. `context` comes back with `message_settled`."""
+    phone = (phone or "").strip()
+    if not paging_configured() or not phone:
+        return None
+    message = page_message(key=key, phone=phone, text=text, context=context)
+    return outbox_enqueue(
+        key=message.key, channel=message.channel, body_text=text, recipients=message.recipients, context=context
+    )
+
+
+def page_message(*, key: str, phone: str, text: str, context: dict) -> OutboxMessage:
+    """A page to one phone number, not saved yet (for `outbox_enqueue_many`)."""
+    return OutboxMessage(
+        key=key[:200], channel=M.Channel.PAGE, body_text=text, recipients=[phone.strip()], context=context
+    )
 
 
 def email_message(*, key: str, template: str, context: dict, recipients) -> OutboxMessage | None:
@@ -205,7 +245,27 @@ def _send_slack(message: OutboxMessage, smtp) -> None:
         raise DeliveryError(f"Slack: {exc}") from exc
 
 
-SENDERS = {M.Channel.EMAIL: _send_email, M.Channel.SLACK: _send_slack}
+def _send_page(message: OutboxMessage, smtp) -> None:
+    """One POST to the paging gateway; any 2xx is "accepted by the gateway". The message id is the
+    idempotency key, so a gateway that honours it drops the copy sent again after a crash."""
+    url = settings.PAGING_WEBHOOK_URL
+    if not url.startswith(("https://", "http://")):
+        raise DeliveryError("PAGING_WEBHOOK_URL is not set to an http(s) URL")
+    payload = {"id": f"portal-outbox-{message.pk}", "to": message.recipients, "text": message.body_text}
+    headers = {"Content-Type": "application/json", "Idempotency-Key": payload["id"]}
+    if settings.PAGING_TOKEN:
+        headers["Authorization"] = f"Bearer {settings.PAGING_TOKEN}"
+    request = urllib.request.Request(  # noqa: S310 (scheme checked above)
+        url, data=json.dumps(payload).encode(), headers=headers, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=settings.PAGING_TIMEOUT) as response:  # noqa: S310
+            response.read()
+    except OSError as exc:  # URLError and HTTPError (any non-2xx answer) are OSErrors
+        raise DeliveryError(f"Paging gateway: {exc}") from exc
+
+
+SENDERS = {M.Channel.EMAIL: _send_email, M.Channel.SLACK: _send_slack, M.Channel.PAGE: _send_page}
 
 CLAIM_FIELDS = ["status", "sending_since", "attempts"]
 RECORD_FIELDS = ["status", "sending_since", "attempts", "next_attempt_at", "sent_at", "last_error"]
@@ -214,6 +274,19 @@ RECORD_FIELDS = ["status", "sending_since", "attempts", "next_attempt_at", "sent
 def backoff(attempts: int) -> timedelta:
     """1, 2, 4, … minutes between attempts, capped at an hour."""
     return timedelta(minutes=min(2 ** (attempts - 1), 60))
+
+
+def _announce(messages) -> None:
+    """`message_settled` for each message with a context that is now sent or failed for good, inside
+    the recording transaction, each in a savepoint: a receiver's error is logged, the record stands."""
+    for message in messages:
+        if not message.context or message.status not in (M.Status.SENT, M.Status.FAILED):
+            continue
+        try:
+            with transaction.atomic():
+                message_settled.send(sender=OutboxMessage, message=message)
+        except Exception:  # noqa: BLE001 - undoing the record would send the message again
+            logger.exception("A receiver of message_settled failed for outbox message %s", message.pk)
 
 
 def _claim_batch(now, actor, *, message_ids=None, limit: int = BATCH_SIZE) -> list[OutboxMessage]:
@@ -342,6 +415,7 @@ def _record_batch(claimed, results: dict, untried, actor) -> dict[int, str]:
                 outcomes[claim.pk] = "skipped"
                 continue
             message.sending_since = None
+            message.context = claim.context  # not read by .only(): the announcement needs it
             changed.append(message)
             if claim.pk in untried_ids:
                 message.status = M.Status.PENDING
@@ -371,6 +445,7 @@ def _record_batch(claimed, results: dict, untried, actor) -> dict[int, str]:
                     message.last_error,
                 )
         bulk_save(changed, RECORD_FIELDS, actor=actor, reason="Outbox delivery")
+        _announce(changed)
     return outcomes
 
 
@@ -444,6 +519,7 @@ def outbox_release_stale(now) -> int:
                 actor=system_user(),
                 reason="Outbox: sending interrupted, to be sent again",
             )
+            _announce(stale)
     if stale:
         logger.warning(
             "Outbox: %s messages interrupted while being sent; %s sent again, %s had been accepted",
