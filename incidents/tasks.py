@@ -4,7 +4,7 @@ import logging
 
 from celery import shared_task
 
-from . import cadence
+from . import cadence, stalls
 
 logger = logging.getLogger(__name__)
 
@@ -22,4 +22,12 @@ def escalate_unacknowledged() -> int:
     queued = cadence.escalate_unacknowledged()
     if queued:
         logger.info("Unacknowledged incidents escalated: %s", queued)
+    return queued
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def chase_stalled_incidents() -> int:
+    queued = stalls.chase_stalled_incidents()
+    if queued:
+        logger.info("Stalled-incident notices queued: %s", queued)
     return queued
