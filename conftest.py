@@ -304,10 +304,29 @@ def smtp_server(settings):
     controller.stop()
 
 
-def pytest_terminal_summary(terminalreporter):
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Figures a test measured (`portal.testing.report_figures`) travel with its report, so they reach the
+    summary from pytest-xdist's worker processes too."""
+    outcome = yield
     from portal.testing import FIGURES
 
     if FIGURES:
+        outcome.get_result().user_properties.extend(("measured figure", line) for line in FIGURES)
+        FIGURES.clear()
+
+
+_MEASURED: dict[tuple[str, str], None] = {}  # in order, once each (a test's reports share its properties)
+
+
+def pytest_runtest_logreport(report):
+    for name, line in report.user_properties:
+        if name == "measured figure":
+            _MEASURED.setdefault((report.nodeid, line))
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _MEASURED:
         terminalreporter.section("measured figures")
-        for line in FIGURES:
+        for _, line in _MEASURED:
             terminalreporter.write_line(line)

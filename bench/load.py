@@ -2,11 +2,12 @@
 
 At scale 1.0: 100,000 incidents over five years (about 1,600 open, the rest resolved or closed), a million
 timeline entries (one incident holds 5,000 of them), 100,000 post-mortems with 300,000 milestones, 200,000
-action items and 1,500,000 reminders, and about eight million history rows, with the tables the pages read
-around them (users and their groups, services, role assignments, checklists, status updates, alerts, the
-outbox, status-page subscribers and broadcasts). Every row satisfies the models' constraints: the database
-checks the unique and check constraints as the rows go in, and the foreign keys when they are put back on
-at the end of the load (see drop_indexes_and_foreign_keys).
+action items and 1,500,000 reminders, and about twelve million history rows, with the tables the pages read
+around them (users and their groups, services, role assignments, checklists — every incident carries the
+runbook's 41 general steps — status updates, alerts, the outbox, status-page subscribers and broadcasts).
+Every row satisfies the models' constraints: the database checks the unique and check constraints as the
+rows go in, and the foreign keys when they are put back on at the end of the load (see
+drop_indexes_and_foreign_keys).
 
 Each table is one `INSERT … SELECT … FROM generate_series()` (in chunks, for the progress line), so the
 load runs at the database's speed. Values are drawn from a hash of the row number, not from random(): the
@@ -47,7 +48,6 @@ from incidents.models import (
     TimelineEntry,
 )
 from incidents.seeding import GROUP_ADMINS, GROUP_RESPONDERS, GROUP_VIEWERS, PORTAL_APPS, seed_runbook
-from incidents.services import INITIAL_RESPONSE_STEPS
 from notifications.models import OutboxMessage
 from people.models import Profile
 from postmortems.models import ActionItem, Milestone, PostMortem, Reminder
@@ -337,7 +337,6 @@ class _Loader:
             types=self.types,
             components=COMPONENTS,
             problems=PROBLEMS,
-            initial_steps=INITIAL_RESPONSE_STEPS,
             contacts=self.contacts,
             system_user=get_user_model().objects.get(username=settings.PORTAL_SYSTEM_USERNAME).pk,
             meeting_within=settings.POSTMORTEM_MEETING_WITHIN,
@@ -708,10 +707,12 @@ class _Loader:
         """The runbook's initial response and the incident type's steps, as a declaration copies them;
         ticked as far as the incident got."""
         first = self.next_id(ChecklistItem)
+        # The general steps (no type) first in each section, then the type's own after them, as declaring does.
         steps = (
-            "SELECT 'initial_response' AS section, n::int AS position, t AS text, NULL::bigint AS type_id"
-            " FROM unnest(%(initial_steps)s::text[]) WITH ORDINALITY AS s(t, n)"
-            " UNION ALL SELECT kind, position, text, incident_type_id FROM incidents_runbookstep"
+            "SELECT r.kind AS section, r.position + CASE WHEN r.incident_type_id IS NULL THEN 0 ELSE"
+            " (SELECT count(*) FROM incidents_runbookstep g WHERE g.incident_type_id IS NULL AND g.kind = r.kind)"
+            " END AS position, r.text, r.incident_type_id AS type_id, r.performed_by_portal"
+            " FROM incidents_runbookstep r"
         )
         done = (
             "CASE WHEN p.resolved_at IS NOT NULL AND (s.section = 'initial_response' OR "
@@ -728,6 +729,7 @@ class _Loader:
                 "section": "s.section",
                 "position": "s.position",
                 "text": "s.text",
+                "performed_by_portal": "s.performed_by_portal",
                 "done_at": done,
                 "done_by_id": f"CASE WHEN ({done}) IS NOT NULL THEN p.commander END",
                 "created_at": "p.detected_at + interval '2 minutes'",
@@ -1122,7 +1124,7 @@ class _Loader:
         """The audit trail of every row this load wrote: a creation row, then one per change the row went
         through (an incident's phases, a reminder handled, a milestone completed …), attributed and with
         a reason, as the services would have left it. Many-to-many history rows hang off the parent's
-        creation row (the parent's later rows would repeat them; one copy keeps the total near 8 million)."""
+        creation row (the parent's later rows would repeat them; one copy keeps the total near 12 million)."""
         for model in apps.get_models():
             manager_name = getattr(model._meta, "simple_history_manager_attribute", None)
             table = _table(model)

@@ -119,6 +119,7 @@ def staff_pages(ctx: dict) -> list[Page]:
     year_ago = (timezone.now() - timedelta(days=365)).date()
     date_range = urlencode({"detected_from": year_ago - timedelta(days=30), "detected_to": year_ago})
     return [
+        Page("layout alone (base.html, no content)", "reference", "/bench/layout/"),
         Page("dashboard", "dashboard", "/"),
         Page("incident list, page 1", "list", "/incidents/"),
         Page(f"incident list, page {ctx['deep_depth']}", "list", ctx["deep_path"]),

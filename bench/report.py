@@ -87,7 +87,7 @@ def page_rows(results) -> list[dict]:
             "statuses": {str(k): v for k, v in result.statuses.items()},
             "concurrent": conc,
         }
-        if page.group == "floor":
+        if page.group in ("floor", "reference"):
             row.update(target="reference", met=None)
         else:
             limit = RATIO[page.group]

@@ -4,6 +4,7 @@ machine does per request before a view does any work. Every page is measured aga
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
+from django.shortcuts import render
 from django.urls import path
 
 from portal.urls import urlpatterns as portal_urlpatterns
@@ -14,4 +15,15 @@ def floor(request):
     return HttpResponse("ok")
 
 
-urlpatterns = [path("bench/floor/", floor, name="bench-floor"), *portal_urlpatterns]
+@login_required
+def layout(request):
+    """The portal's layout (base.html: navigation, search box, account, health banner) around no content:
+    what every staff page pays before its own work. A reference row beside the floor, not a target."""
+    return render(request, "base.html")
+
+
+urlpatterns = [
+    path("bench/floor/", floor, name="bench-floor"),
+    path("bench/layout/", layout, name="bench-layout"),
+    *portal_urlpatterns,
+]

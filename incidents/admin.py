@@ -8,6 +8,8 @@ its descriptive fields are saved through `services.incident_update_details`, and
 roles, timeline, status updates and checklist items are read-only here.
 """
 
+import copy
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
@@ -20,7 +22,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from audit.admin import NoRevertHistoryAdmin
 
 from . import services
-from .forms import SeverityChoiceField
+from .forms import BridgeForm, SeverityChoiceField
 from .models import (
     ChecklistItem,
     CommunicationChannel,
@@ -35,6 +37,7 @@ from .models import (
     Severity,
     StatusUpdate,
     TimelineEntry,
+    UpdateTemplate,
 )
 
 # Reference data: edited freely, each save recorded in history with the admin user as its author.
@@ -49,6 +52,7 @@ class SeverityAdmin(SimpleHistoryAdmin):
         "acknowledge_within",
         "investigate_within",
         "postmortem_required",
+        "stall_after",
         "four_eyes",
     ]
     list_filter = ["postmortem_required", "four_eyes"]
@@ -58,7 +62,7 @@ class SeverityAdmin(SimpleHistoryAdmin):
 class RunbookStepInline(admin.TabularInline):
     model = RunbookStep
     extra = 1
-    fields = ["kind", "position", "text"]
+    fields = ["kind", "position", "text", "performed_by_portal"]
 
 
 @admin.register(IncidentType)
@@ -69,16 +73,42 @@ class IncidentTypeAdmin(SimpleHistoryAdmin):
     inlines = [RunbookStepInline]
 
 
+class RunbookScopeFilter(admin.SimpleListFilter):
+    """The general runbook (steps in every incident's checklist) or one incident type's."""
+
+    title = "runbook"
+    parameter_name = "runbook"
+
+    def lookups(self, request, model_admin):
+        return [("general", "General"), *((str(t.pk), t.name) for t in IncidentType.objects.all())]
+
+    def queryset(self, request, queryset):
+        if self.value() == "general":
+            return queryset.filter(incident_type__isnull=True)
+        if self.value():
+            return queryset.filter(incident_type_id=self.value())
+        return queryset
+
+
 @admin.register(RunbookStep)
 class RunbookStepAdmin(SimpleHistoryAdmin):
-    list_display = ["incident_type", "kind", "position", "text"]
-    list_filter = ["incident_type", "kind"]
+    """The general steps (no incident type) are in every incident's checklist, with the type's own;
+    editing a step changes the checklists of incidents declared from then on."""
+
+    list_display = ["runbook", "kind", "position", "text", "performed_by_portal"]
+    list_filter = [RunbookScopeFilter, "kind", "performed_by_portal"]
+    list_select_related = ["incident_type"]
     search_fields = ["text"]
+    fields = ["incident_type", "kind", "position", "text", "performed_by_portal"]
+
+    @admin.display(description="Runbook", ordering="incident_type__name")
+    def runbook(self, obj):
+        return obj.incident_type.name if obj.incident_type_id else "General"
 
 
 @admin.register(Service)
 class ServiceAdmin(SimpleHistoryAdmin):
-    list_display = ["name", "slug", "owner"]
+    list_display = ["name", "slug", "owner", "dashboard_url"]
     search_fields = ["name", "description"]
     list_filter = ["owner"]
     prepopulated_fields = {"slug": ["name"]}
@@ -98,6 +128,15 @@ class ContactAdmin(SimpleHistoryAdmin):
     list_filter = ["category", "is_active", "role"]
     search_fields = ["name", "phone", "email", "notes"]
     list_editable = ["last_verified"]
+
+
+@admin.register(UpdateTemplate)
+class UpdateTemplateAdmin(SimpleHistoryAdmin):
+    """Starting drafts for status updates, offered in the update form on the incident page."""
+
+    list_display = ["audience", "phase", "body"]
+    list_filter = ["audience", "phase"]
+    search_fields = ["body"]
 
 
 @admin.register(CommunicationChannel)
@@ -159,7 +198,7 @@ class RoleAssignmentInline(ReadOnlyInline):
     readonly_fields = fields
 
 
-DETAIL_FIELDS = ["title", "description", "user_impact", "incident_type", "detection_source", "services"]
+DETAIL_FIELDS = ["title", "description", "user_impact", "incident_type", "detection_source", "services", "bridge_url"]
 LIFECYCLE_FIELDS = [
     "reference",
     "status",
@@ -259,6 +298,11 @@ class IncidentAdmin(ServiceWrittenAdmin):
 
     def has_add_permission(self, request):
         return False  # declared on the portal's page, which gives the reference, checklist and notices
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "bridge_url":  # http(s) only, as on the incident page (the model field allows ftp)
+            return copy.deepcopy(BridgeForm.base_fields["bridge_url"])
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     # Saving the change form: the descriptive fields, through the service.
 

@@ -3,6 +3,7 @@ services still enforce the rules, and their ValidationErrors are shown here."""
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.utils import timezone
 from django.utils.functional import lazy
 from django.utils.text import format_lazy
@@ -122,6 +123,19 @@ class StatusUpdateForm(PrefixedIdsForm):
     id_prefix = "update"
     audience = forms.ChoiceField(choices=StatusUpdate.Audience.choices, widget=Select)
     body = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), label="Update", max_length=5000)
+
+
+class BridgeForm(PrefixedIdsForm):
+    """The incident's conference bridge: an http(s) link, or empty for none."""
+
+    id_prefix = "bridge"
+    bridge_url = forms.CharField(
+        label="Conference bridge",
+        required=False,
+        max_length=500,
+        validators=[URLValidator(schemes=["http", "https"], message="Enter an http:// or https:// link.")],
+        help_text="The link responders join; empty for none.",
+    )
 
 
 class ContactSearchForm(forms.Form):

@@ -9,6 +9,7 @@ SEVERITIES = [
         "criteria": "Complete system outage\nSecurity breach\nFinancial loss\nData corruption\nCompliance violation",
         "update_interval": timedelta(minutes=30),
         "postmortem_required": True,
+        "stall_after": timedelta(hours=1),
     },
     {
         "level": 2,
@@ -17,6 +18,7 @@ SEVERITIES = [
         "Non-critical security issues\nMinor data loss",
         "update_interval": timedelta(hours=1),
         "postmortem_required": True,
+        "stall_after": timedelta(hours=2),
     },
     {
         "level": 3,
@@ -24,14 +26,16 @@ SEVERITIES = [
         "criteria": "Minor service issues\nScheduled maintenance problems\n"
         "Low-impact security findings\nMinor configuration issues",
         "update_interval": timedelta(hours=2),
-        "postmortem_required": False,
+        "postmortem_required": True,
+        "stall_after": timedelta(hours=8),
     },
     {
         "level": 4,
         "name": "Low",
         "criteria": "Routine maintenance tasks\nMinor bugs\nDocumentation updates\nFeature requests",
         "update_interval": None,
-        "postmortem_required": False,
+        "postmortem_required": True,
+        "stall_after": timedelta(hours=24),
     },
 ]
 
@@ -213,4 +217,126 @@ SERVICES = [
     ("database", "Database", "The trading system's primary database."),
     ("rpc-gateway", "Blockchain RPC gateway", "Connections to blockchain RPC endpoints."),
     ("monitoring", "Monitoring", "Prometheus, Grafana, Alertmanager and the ELK stack."),
+]
+
+
+# The runbook's general steps, in every incident's checklist with its type's own: Initial Response, and the
+# general Investigation, Resolution and Post-Incident steps. (kind, text, what the portal itself performs.)
+GENERAL_STEPS = [
+    ("initial_response", "Acknowledge the incident: assign initial responder", "responder_assigned"),
+    ("initial_response", "Acknowledge the incident: create incident ticket", "ticket_created"),
+    ("initial_response", "Acknowledge the incident: notify incident response team", "team_notified"),
+    ("initial_response", "Assess impact: determine affected services", ""),
+    ("initial_response", "Assess impact: estimate user impact", ""),
+    ("initial_response", "Assess impact: classify severity level", ""),
+    ("initial_response", "Begin documentation: record incident details", ""),
+    ("initial_response", "Begin documentation: log initial findings", ""),
+    ("initial_response", "Begin documentation: capture relevant metrics", ""),
+    ("investigation", "Gather information: check service logs", ""),
+    ("investigation", "Gather information: review monitoring data", ""),
+    ("investigation", "Gather information: examine recent changes", ""),
+    ("investigation", "Gather information: interview affected users", ""),
+    ("investigation", "Identify root cause: analyze system behavior", ""),
+    ("investigation", "Identify root cause: review recent deployments", ""),
+    ("investigation", "Identify root cause: check for external factors", ""),
+    ("investigation", "Identify root cause: validate hypotheses", ""),
+    ("investigation", "Develop resolution plan: identify potential solutions", ""),
+    ("investigation", "Develop resolution plan: assess risks and impacts", ""),
+    ("investigation", "Develop resolution plan: select optimal approach", ""),
+    ("investigation", "Develop resolution plan: prepare rollback plan", ""),
+    ("resolution", "Implement fix: apply approved solution", ""),
+    ("resolution", "Implement fix: monitor for effectiveness", ""),
+    ("resolution", "Implement fix: document changes made", ""),
+    ("resolution", "Implement fix: communicate progress", "status_page_updated"),
+    ("resolution", "Verify resolution: confirm issue is resolved", ""),
+    ("resolution", "Verify resolution: validate system functionality", ""),
+    ("resolution", "Verify resolution: check for side effects", ""),
+    ("resolution", "Verify resolution: monitor performance metrics", ""),
+    ("resolution", "Communicate status: update stakeholders", ""),
+    ("resolution", "Communicate status: provide regular progress reports", ""),
+    ("resolution", "Communicate status: announce resolution", ""),
+    ("resolution", "Communicate status: schedule post-mortem", ""),
+    ("post_incident", "Post-mortem analysis: document root cause", ""),
+    ("post_incident", "Post-mortem analysis: identify contributing factors", ""),
+    ("post_incident", "Post-mortem analysis: review response effectiveness", ""),
+    ("post_incident", "Post-mortem analysis: define preventive measures", ""),
+    ("post_incident", "Follow-up actions: implement preventive measures", ""),
+    ("post_incident", "Follow-up actions: update documentation", ""),
+    ("post_incident", "Follow-up actions: train team members", ""),
+    ("post_incident", "Follow-up actions: close incident ticket", ""),
+]
+
+
+# Starting drafts for status updates, per audience and phase ("" = any phase without its own template):
+# (audience, phase, body). Placeholders: {reference}, {title}, {severity}, {phase}, {services}, {user_impact},
+# {next_update}, {bridge_url}. Staff edit them in the admin (Update templates) once loaded.
+UPDATE_TEMPLATES = [
+    (
+        "internal",
+        "",
+        "{reference} ({severity}) – {phase}: {title}\n"
+        "Affected services: {services}\n"
+        "Impact: {user_impact}\n"
+        "Current status: <what we know and what we are doing>\n"
+        "Bridge: {bridge_url}\n"
+        "Next update by {next_update}.",
+    ),
+    (
+        "internal",
+        "detected",
+        "{reference} ({severity}) declared: {title}\n"
+        "Affected services: {services}\n"
+        "Impact so far: {user_impact}\n"
+        "Responders: join the bridge at {bridge_url}. Next update by {next_update}.",
+    ),
+    (
+        "internal",
+        "resolved",
+        "{reference} ({severity}) is resolved: {title}\n"
+        "How it was fixed: <resolution>\n"
+        "Follow-up: post-mortem to be scheduled.",
+    ),
+    (
+        "stakeholders",
+        "",
+        "Incident {reference} ({severity}): {title}\n"
+        "Business impact: {user_impact}\n"
+        "Status: {phase}. <one or two sentences on progress and expected resolution>\n"
+        "Next update by {next_update}.",
+    ),
+    (
+        "stakeholders",
+        "resolved",
+        "Incident {reference} ({severity}) is resolved: {title}\n"
+        "Business impact: {user_impact}\n"
+        "A post-mortem will follow.",
+    ),
+    (
+        "customers",
+        "",
+        "We are investigating an issue affecting {services}. <what customers may notice>\n"
+        "We will post another update by {next_update}.",
+    ),
+    (
+        "customers",
+        "mitigating",
+        "We have identified the cause of the issue affecting {services} and are applying a fix. "
+        "We will post another update by {next_update}.",
+    ),
+    (
+        "customers",
+        "resolved",
+        "The issue affecting {services} has been resolved. <what customers should do, if anything> "
+        "We apologise for the disruption.",
+    ),
+    (
+        "regulators",
+        "",
+        "Incident {reference}, severity {severity}, status {phase}.\n"
+        "Description: {title}\n"
+        "Affected services: {services}\n"
+        "Impact on clients: {user_impact}\n"
+        "Measures taken: <measures>\n"
+        "Next report by: {next_update}.",
+    ),
 ]

@@ -21,6 +21,7 @@ from .models import (
     RunbookStep,
     Service,
     Severity,
+    UpdateTemplate,
 )
 
 GROUP_RESPONDERS = "Responders"
@@ -39,6 +40,7 @@ PORTAL_APPS = [
     "api",
     "approvals",
     "ledger",
+    "regulatory",
 ]
 # Models whose rows responders create and change through the portal's pages.
 RESPONDER_MODELS = ["incident", "roleassignment", "timelineentry", "statusupdate", "checklistitem", "approvalrequest"]
@@ -85,8 +87,14 @@ def seed_runbook() -> dict[str, int]:
         for values in data.SEVERITIES:
             values = dict(values)
             level = values.pop("level")
-            # Four eyes is a switch staff set per severity in the admin: a re-seed (every release) keeps their choice.
-            tally(upsert(Severity, {"level": level}, values, on_create={"four_eyes": level in FOUR_EYES_LEVELS})[1])
+            # Four eyes, the post-mortem requirement and the stall period are staff's to set per severity in the
+            # admin: a re-seed (every release) keeps their choice.
+            on_create = {
+                "four_eyes": level in FOUR_EYES_LEVELS,
+                "postmortem_required": values.pop("postmortem_required"),
+                "stall_after": values.pop("stall_after"),
+            }
+            tally(upsert(Severity, {"level": level}, values, on_create=on_create)[1])
         for position, spec in enumerate(data.INCIDENT_TYPES, start=1):
             incident_type, outcome = upsert(
                 IncidentType,
@@ -95,7 +103,7 @@ def seed_runbook() -> dict[str, int]:
             )
             tally(outcome)
             for kind in RunbookStep.Kind.values:
-                for step_position, text in enumerate(spec[kind], start=1):
+                for step_position, text in enumerate(spec.get(kind, ()), start=1):
                     tally(
                         upsert(
                             RunbookStep,
@@ -103,6 +111,13 @@ def seed_runbook() -> dict[str, int]:
                             {"text": text},
                         )[1]
                     )
+        # The general steps are staff's to edit in the admin once loaded: seeded only where there are none.
+        if not RunbookStep.objects.filter(incident_type__isnull=True).exists():
+            positions: dict[str, int] = {}
+            for kind, text, performs in data.GENERAL_STEPS:
+                positions[kind] = positions.get(kind, 0) + 1
+                RunbookStep.objects.create(kind=kind, position=positions[kind], text=text, performed_by_portal=performs)
+                tally("created")
         roles = {}
         for position, spec in enumerate(data.ROLES, start=1):
             role, outcome = upsert(
@@ -131,6 +146,9 @@ def seed_runbook() -> dict[str, int]:
         for slug, name, description in data.SERVICES:
             # Owners are set by staff in the admin; the seed never overwrites them.
             tally(upsert(Service, {"slug": slug}, {"name": name, "description": description})[1])
+        # Update templates are staff's to edit in the admin once loaded: a re-seed adds missing ones only.
+        for audience, phase, body in data.UPDATE_TEMPLATES:
+            tally(upsert(UpdateTemplate, {"audience": audience, "phase": phase}, {}, on_create={"body": body})[1])
         seed_groups()
     return counts
 
@@ -160,6 +178,8 @@ def seed_groups() -> None:
         # Responders enter the financial impact, and any of them may be the second person who confirms
         # a figure someone else entered (ledger).
         + list(_perms(["impactentry"], ["add", "change", "confirm"]))
+        # Responders flag incidents as reportable to regulators and record the reports sent (regulatory).
+        + list(_perms(["reportclock", "reportableflag"], ["add", "change"]))
     )
     admins, _ = Group.objects.get_or_create(name=GROUP_ADMINS)
     # Admins also see and clear sign-in lockouts (django-axes).

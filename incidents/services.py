@@ -4,17 +4,27 @@ effects queued on commit."""
 
 from datetime import datetime
 
+from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
+from django.db.models import F, Q, Subquery
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
-from audit.actors import acting_as
+from audit.actors import acting_as, system_user
 from notifications.services import email_enqueue
 from portal.display import person_name
 
 from . import notices
-from .events import incident_closing, incident_resolved, status_update_posted
+from .events import (
+    incident_closing,
+    incident_declared,
+    incident_resolved,
+    incident_severity_changed,
+    status_update_posted,
+)
 from .models import (
     ChecklistItem,
     Incident,
@@ -29,19 +39,6 @@ from .models import (
 )
 
 S = Incident.Status
-
-# The runbook's "Initial Response (0-15 minutes)" steps, copied onto every incident.
-INITIAL_RESPONSE_STEPS = [
-    "Acknowledge the incident: assign initial responder",
-    "Acknowledge the incident: create incident ticket",
-    "Acknowledge the incident: notify incident response team",
-    "Assess impact: determine affected services",
-    "Assess impact: estimate user impact",
-    "Assess impact: classify severity level",
-    "Begin documentation: record incident details",
-    "Begin documentation: log initial findings",
-    "Begin documentation: capture relevant metrics",
-]
 
 # action -> (statuses it may start from, status it leads to, timestamp field it sets)
 TRANSITIONS = {
@@ -156,11 +153,7 @@ def incident_declare(
     caller re-reads the incident that won.
     """
     detected_at = detected_at or timezone.now()
-    steps = list(
-        RunbookStep.objects.filter(incident_type=incident_type)
-        .order_by("kind", "position")
-        .values_list("kind", "position", "text")
-    )
+    steps, portal_id = _runbook_steps(incident_type)
     services = list(services)
     with acting_as(actor, reason):
         reference = _next_reference(detected_at.year)
@@ -178,9 +171,16 @@ def incident_declare(
                 declared_by=actor,
                 initial_responder=actor if actor and actor.is_active else None,
                 alert_group_key=alert_group_key,
+                bridge_url=settings.CONFERENCE_BRIDGE_URL,
+                postmortem_required=severity.postmortem_required,
             )
             _insert_with_services(incident, services, actor=actor, reason=reason)
-            _build_checklist(incident, steps, actor=actor, reason=reason)
+            performed = {RunbookStep.Performs.TICKET_CREATED}
+            if incident.initial_responder is not None:
+                performed.add(RunbookStep.Performs.RESPONDER_ASSIGNED)
+            if notices.distribution_list(severity.level) or settings.SLACK_WEBHOOK_URL:
+                performed.add(RunbookStep.Performs.TEAM_NOTIFIED)  # the notice below goes to someone
+            _build_checklist(incident, steps, actor=actor, reason=reason, performed=performed, portal_id=portal_id)
             timeline_record(
                 incident=incident,
                 actor=actor,
@@ -189,6 +189,7 @@ def incident_declare(
                 occurred_at=detected_at,
             )
             notices.incident_declared(incident)
+            incident_declared.send(sender=Incident, incident=incident, actor=actor)
     return incident
 
 
@@ -210,17 +211,66 @@ def _insert_with_services(incident: Incident, services: list, *, actor, reason: 
     )
 
 
-def _build_checklist(incident: Incident, steps, *, actor, reason: str) -> None:
-    """The runbook's initial response and `steps` ((kind, position, text) of the type's runbook)
-    as the incident's checklist: one INSERT of the items and one of their history rows."""
-    items = [
-        ChecklistItem(incident=incident, section=ChecklistItem.Section.INITIAL_RESPONSE, position=i, text=text)
-        for i, text in enumerate(INITIAL_RESPONSE_STEPS, start=1)
-    ]
-    items += [
-        ChecklistItem(incident=incident, section=kind, position=position, text=text) for kind, position, text in steps
-    ]
+def _runbook_steps(incident_type: IncidentType) -> tuple[list[tuple], int | None]:
+    """The general steps of the runbook and the type's own, as (kind, text, performed_by_portal) in checklist
+    order, and the portal's user id, in one query: the general steps first in each section, then the type's.
+
+    The portal's user rides along as a subquery so that a declaration reads nothing else; it is None only
+    until the portal's user exists, and then found (or created) once."""
+    User = get_user_model()
+    portal = User.objects.filter(username=settings.PORTAL_SYSTEM_USERNAME).values("pk")[:1]
+    rows = list(
+        RunbookStep.objects.filter(Q(incident_type__isnull=True) | Q(incident_type=incident_type))
+        .annotate(portal_id=Subquery(portal))
+        .order_by("kind", F("incident_type").asc(nulls_first=True), "position")
+        .values_list("kind", "text", "performed_by_portal", "portal_id")
+    )
+    portal_id = rows[0][3] if rows else None
+    return [row[:3] for row in rows], portal_id
+
+
+def _build_checklist(incident: Incident, steps, *, actor, reason: str, performed=(), portal_id=None) -> None:
+    """`steps` ((kind, text, performed_by_portal) of the general runbook and the type's) as the incident's
+    checklist: one INSERT of the items and one of their history rows.
+
+    Steps the portal has just performed (`performed`) start ticked by the portal, their history row
+    attributed to it and saying what it did."""
+    positions: dict[str, int] = {}
+    items = []
+    portal = None
+    for kind, text, performs in steps:
+        positions[kind] = positions.get(kind, 0) + 1
+        item = ChecklistItem(
+            incident=incident, section=kind, position=positions[kind], text=text, performed_by_portal=performs
+        )
+        if performs and performs in performed:
+            if portal is None:
+                portal = get_user_model()(pk=portal_id) if portal_id else system_user()
+            item.done_at, item.done_by = timezone.now(), portal
+            item._history_user = portal
+            item._change_reason = f"{reason}; done by the portal: {RunbookStep.Performs(performs).label}"
+        items.append(item)
+    # The declarer's rows first: the incident's history shows the checklist as one entry, by its oldest row's author.
+    items.sort(key=lambda item: item.done_at is not None)
     bulk_create_with_history(items, ChecklistItem, default_user=actor, default_change_reason=reason)
+
+
+def checklist_tick_performed(*, incident: Incident, performs: str) -> int:
+    """Tick the incident's open checklist items that `performs` (a `RunbookStep.Performs`) stands for, as the
+    portal, which has just done it. Called inside the caller's transaction. Returns the number ticked."""
+    label = RunbookStep.Performs(performs).label
+    portal = system_user()
+    with transaction.atomic(), acting_as(portal, f"Done by the portal: {label}"):
+        items = list(
+            ChecklistItem.objects.select_for_update().filter(
+                incident=incident, performed_by_portal=performs, done_at__isnull=True
+            )
+        )
+        now = timezone.now()
+        for item in items:
+            item.done_at, item.done_by = now, portal
+            item.save()
+    return len(items)
 
 
 def incident_transition(*, incident: Incident, action: str, actor, note: str = "") -> Incident:
@@ -283,6 +333,8 @@ def incident_change_severity(*, incident: Incident, severity: Severity, actor, r
         if old.pk == severity.pk:
             raise ValidationError(f"The incident is already {severity.code}.")
         incident.severity = severity
+        # Once required, a post-mortem stays required: a downgrade after the fact does not release it.
+        incident.postmortem_required = incident.postmortem_required or severity.postmortem_required
         if incident.is_open:
             last = incident.status_updates.order_by("-posted_at").values_list("posted_at", flat=True).first()
             incident.next_update_due_at = _update_due(severity, last or incident.detected_at)
@@ -291,22 +343,31 @@ def incident_change_severity(*, incident: Incident, severity: Severity, actor, r
             incident=incident, actor=actor, text=f"Severity changed from {old.code} to {severity.code}: {reason}"
         )
         notices.incident_severity_changed(incident, old=old, reason=reason, change_id=entry.pk)
+        incident_severity_changed.send(sender=Incident, incident=incident, actor=actor, old=old)
     return incident
 
 
 def incident_update_details(*, incident: Incident, actor, **fields) -> Incident:
     """Edit the descriptive fields (title, description, impact, type, services)."""
     services = fields.pop("services", None)
-    allowed = {"title", "description", "user_impact", "incident_type", "detection_source"}
+    allowed = {"title", "description", "user_impact", "incident_type", "detection_source", "bridge_url"}
     if set(fields) - allowed:
         raise ValueError(f"Not editable here: {sorted(set(fields) - allowed)}")
+    if "bridge_url" in fields:
+        fields["bridge_url"] = (fields["bridge_url"] or "").strip()
+        if fields["bridge_url"]:
+            URLValidator(schemes=["http", "https"], message="Enter an http:// or https:// link.")(fields["bridge_url"])
     with transaction.atomic(), acting_as(actor, "Incident details edited"):
         for name, value in fields.items():
             setattr(incident, name, value)
         incident.save()
         if services is not None:
             incident.services.set(services)
-        timeline_record(incident=incident, actor=actor, text="Details edited.")
+        text = "Details edited."
+        if set(fields) == {"bridge_url"}:
+            url = fields["bridge_url"]
+            text = f"Conference bridge set to {url}." if url else "Conference bridge removed."
+        timeline_record(incident=incident, actor=actor, text=text)
     return incident
 
 
@@ -335,6 +396,7 @@ def role_assign(*, incident: Incident, role: Role, user, actor, note: str = "") 
         else:
             text = f"{who} assigned as {role}."
         timeline_record(incident=incident, actor=actor, text=f"{text} {note}".strip(), occurred_at=now)
+        checklist_tick_performed(incident=incident, performs=RunbookStep.Performs.RESPONDER_ASSIGNED)
         if user.email and user != actor:
             email_enqueue(
                 key=f"role-assigned:{assignment.pk}",
@@ -396,7 +458,10 @@ def status_update_post(*, incident: Incident, actor, audience: str, body: str) -
             kind=TimelineEntry.Kind.STATUS_UPDATE,
             data={"status_update": update.pk},
         )
+        if audience == StatusUpdate.Audience.CUSTOMERS:
+            checklist_tick_performed(incident=incident, performs=RunbookStep.Performs.STATUS_PAGE_UPDATED)
         status_update_posted.send(sender=StatusUpdate, update=update, actor=actor)
+        notices.status_update_sent(update)
     return update
 
 

@@ -19,6 +19,7 @@ urlpatterns = [
     path("incidents/<str:reference>/checklist/<int:item_id>/", views.checklist_toggle, name="checklist_toggle"),
     path("incidents/<str:reference>/notes/", views.timeline_note, name="note_add"),
     path("incidents/<str:reference>/updates/", views.status_update, name="update_post"),
+    path("incidents/<str:reference>/bridge/", views.incident_bridge, name="bridge"),
     path("contacts/", views.ContactListView.as_view(), name="contacts"),
     path("runbooks/", views.RunbookListView.as_view(), name="runbooks"),
     path("runbooks/<slug:slug>/", views.RunbookDetailView.as_view(), name="runbook_detail"),

@@ -2,11 +2,12 @@
 `services`; a refused write shows why and changes nothing."""
 
 import django_filters
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
 from django.core.exceptions import ValidationError
-from django.db.models import Q
+from django.db.models import F, Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -16,9 +17,10 @@ from django.views.generic import DetailView, ListView, TemplateView
 from portal.display import person_name
 from portal.pagination import keyset_page
 
-from . import exports, history, panels, selectors, services
+from . import drafts, exports, history, panels, selectors, services, stalls
 from .filters import IncidentFilterSet
 from .forms import (
+    BridgeForm,
     ContactSearchForm,
     IncidentDeclareForm,
     NoteForm,
@@ -38,6 +40,7 @@ from .models import (
     RunbookStep,
     Service,
     Severity,
+    StatusUpdate,
 )
 
 PAGE_SIZE = 25
@@ -208,6 +211,8 @@ def _detail_context(request, incident: Incident, **forms) -> dict:
         "roles": [{"role": r, "holder": holders.get(r.pk)} for r in roles],
         "past_assignments": [a for a in assignments if not a.is_active],
         "checklist_sections": sections,
+        "portal_username": settings.PORTAL_SYSTEM_USERNAME,
+        "stalls": stalls.incident_stalls(incident, stalls.last_activity(incident), now) if incident.is_open else [],
         "timeline": timeline.object_list,
         "timeline_page": timeline,
         "status_updates": status_updates,
@@ -217,9 +222,64 @@ def _detail_context(request, incident: Incident, **forms) -> dict:
         "role_form": forms.get("role_form") or RoleAssignForm(),
         "note_form": forms.get("note_form") or NoteForm(),
         "update_form": forms.get("update_form") or StatusUpdateForm(),
+        "draft_note": forms.get("draft_note", ""),
+        "draft_audiences": StatusUpdate.Audience.choices,
+        "bridge_form": forms.get("bridge_form") or BridgeForm(initial={"bridge_url": incident.bridge_url}),
+        "bridge_link": web_link(incident.bridge_url),
+        "service_links": [{"name": s.name, "url": web_link(s.dashboard_url)} for s in incident.services.all()],
+        "alert_links": _alert_links(incident),
         "can_change": request.user.has_perm("incidents.change_incident"),
         "panels": panels.collect(panels.incident_panels, sender=Incident, request=request, incident=incident),
     }
+
+
+# Alerts whose Prometheus source the incident page links to, at most.
+ALERT_LINKS = 10
+
+
+def web_link(url: str) -> str:
+    """`url` if it is an http(s) link, else empty: the page never renders a javascript: or data: link."""
+    url = (url or "").strip()
+    return url if url.lower().startswith(("https://", "http://")) else ""
+
+
+def _alert_links(incident: Incident) -> list[dict]:
+    """The latest alerts' sources (Prometheus generatorURL), one query, without repeats."""
+    rows = incident.alerts.exclude(generator_url="").order_by("-starts_at", "-id").values("labels", "generator_url")
+    links, seen = [], set()
+    for row in rows[:ALERT_LINKS]:
+        url = web_link(row["generator_url"])
+        if url and url not in seen:
+            seen.add(url)
+            links.append({"name": (row["labels"] or {}).get("alertname") or "Alert", "url": url})
+    return links
+
+
+def _draft_form(incident: Incident, audience: str, typed: str) -> tuple[StatusUpdateForm, str, bool]:
+    """The update form started from `audience`'s template: (form, note for the user, whether the audience is known).
+    Text already typed is kept, never replaced by the template."""
+    if audience not in StatusUpdate.Audience.values:
+        return (
+            StatusUpdateForm(initial={"body": typed}),
+            f"Unknown audience “{audience[:40]}”: choose one below.",
+            False,
+        )
+    label = StatusUpdate.Audience(audience).label
+    if typed.strip():
+        return (
+            StatusUpdateForm(initial={"audience": audience, "body": typed}),
+            f"Your text is kept. To start from the {label} template, empty the box first.",
+            True,
+        )
+    draft = drafts.update_draft(incident, audience)
+    if draft is None:
+        note = f"No {label} template for this phase yet (staff add them in the admin, under Update templates)."
+        return StatusUpdateForm(initial={"audience": audience}), note, True
+    return (
+        StatusUpdateForm(initial={"audience": audience, "body": draft}),
+        f"Started from the {label} template: check every line before posting.",
+        True,
+    )
 
 
 def _render_detail(request, incident, status=200, **forms):
@@ -230,7 +290,11 @@ def _render_detail(request, incident, status=200, **forms):
 @permission_required("incidents.view_incident", raise_exception=True)
 @require_safe
 def incident_detail(request, reference):
-    return _render_detail(request, _incident_or_404(reference))
+    incident = _incident_or_404(reference)
+    if "draft" in request.GET and request.user.has_perm("incidents.add_statusupdate"):
+        form, note, known = _draft_form(incident, request.GET["draft"], "")
+        return _render_detail(request, incident, status=200 if known else 400, update_form=form, draft_note=note)
+    return _render_detail(request, incident)
 
 
 def _write_view(permission):
@@ -330,6 +394,20 @@ def checklist_toggle(request, reference, item_id):
     return redirect(f"{item.incident.get_absolute_url()}#checklist")
 
 
+@_write_view("incidents.change_incident")
+def incident_bridge(request, reference):
+    return _submit(
+        request,
+        reference,
+        BridgeForm,
+        "bridge_form",
+        lambda incident, data: services.incident_update_details(
+            incident=incident, actor=request.user, bridge_url=data["bridge_url"]
+        ),
+        lambda incident: "Conference bridge saved." if incident.bridge_url else "Conference bridge removed.",
+    )
+
+
 @_write_view("incidents.add_timelineentry")
 def timeline_note(request, reference):
     return _submit(
@@ -347,6 +425,10 @@ def timeline_note(request, reference):
 
 @_write_view("incidents.add_statusupdate")
 def status_update(request, reference):
+    if "draft" in request.POST:  # "Start from the template" pressed: show the draft, post nothing
+        incident = _incident_or_404(reference)
+        form, note, known = _draft_form(incident, request.POST["draft"], request.POST.get("body", ""))
+        return _render_detail(request, incident, status=200 if known else 400, update_form=form, draft_note=note)
     return _submit(
         request,
         reference,
@@ -409,9 +491,22 @@ class RunbookListView(ReadMixin, ListView):
     queryset = IncidentType.objects.all()
 
     def get_context_data(self, **kwargs):
+        general = RunbookStep.objects.filter(incident_type__isnull=True).order_by("kind", "position")
         return super().get_context_data(
-            severities=Severity.objects.order_by("level"), roles=Role.objects.all(), **kwargs
+            severities=Severity.objects.order_by("level"),
+            roles=Role.objects.all(),
+            general_sections=_runbook_sections(list(general)),
+            **kwargs,
         )
+
+
+def _runbook_sections(steps) -> list[tuple[str, list]]:
+    """`steps` by runbook section, in the runbook's order, empty sections left out."""
+    return [
+        (label, [s for s in steps if s.kind == value])
+        for value, label in ChecklistItem.Section.choices
+        if any(s.kind == value for s in steps)
+    ]
 
 
 class RunbookDetailView(ReadMixin, DetailView):
@@ -421,10 +516,10 @@ class RunbookDetailView(ReadMixin, DetailView):
     context_object_name = "incident_type"
 
     def get_context_data(self, **kwargs):
-        steps = list(self.object.steps.order_by("kind", "position"))
-        sections = [
-            (label, [s for s in steps if s.kind == value])
-            for value, label in RunbookStep.Kind.choices
-            if any(s.kind == value for s in steps)
-        ]
-        return super().get_context_data(sections=sections, initial_response=services.INITIAL_RESPONSE_STEPS, **kwargs)
+        """Each section as an incident's checklist has it: the general steps, then the type's own."""
+        steps = list(
+            RunbookStep.objects.filter(Q(incident_type__isnull=True) | Q(incident_type=self.object)).order_by(
+                "kind", F("incident_type").asc(nulls_first=True), "position"
+            )
+        )
+        return super().get_context_data(sections=_runbook_sections(steps), **kwargs)

@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "statuspage",
     "approvals",
     "ledger",
+    "regulatory",
     "postmortems",
     "insights",
     "search",
@@ -408,6 +409,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # How often beat runs the periodic sweeps; a minute in production, seconds in fault tests.
 OUTBOX_SWEEP_SECONDS = env.float("OUTBOX_SWEEP_SECONDS", default=60)
 POSTMORTEM_SWEEP_SECONDS = env.float("POSTMORTEM_SWEEP_SECONDS", default=60)
+STALL_SWEEP_SECONDS = env.float("STALL_SWEEP_SECONDS", default=60)
 CELERY_BEAT_SCHEDULE = {
     "deliver-outbox": {
         "task": "notifications.tasks.outbox_sweep",
@@ -424,6 +426,10 @@ CELERY_BEAT_SCHEDULE = {
     "escalate-unacknowledged": {
         "task": "incidents.tasks.escalate_unacknowledged",
         "schedule": timedelta(minutes=1),
+    },
+    "chase-stalled-incidents": {
+        "task": "incidents.tasks.chase_stalled_incidents",
+        "schedule": timedelta(seconds=STALL_SWEEP_SECONDS),
     },
     "status-page-broadcasts": {
         "task": "statuspage.tasks.broadcast_sweep",
@@ -482,6 +488,20 @@ LOGGING = {
 SLACK_WEBHOOK_URL = env.str("SLACK_WEBHOOK_URL", default="")
 SLACK_TIMEOUT = env.int("SLACK_TIMEOUT", default=5)
 
+# Paging gateway (an SMS/voice service's HTTP webhook) for escalations by phone; paging is off when unset.
+PAGING_WEBHOOK_URL = env.str("PAGING_WEBHOOK_URL", default="")
+PAGING_TOKEN = env.str("PAGING_TOKEN", default="")
+PAGING_TIMEOUT = env.int("PAGING_TIMEOUT", default=10)
+if PAGING_WEBHOOK_URL and not PAGING_WEBHOOK_URL.startswith(("https://", "http://")):
+    raise ImproperlyConfigured("PAGING_WEBHOOK_URL must be an http(s) URL (or empty to disable paging).")
+if PAGING_WEBHOOK_URL and not PAGING_TOKEN:
+    raise ImproperlyConfigured("PAGING_TOKEN must be set when PAGING_WEBHOOK_URL is.")
+
+# The conference bridge every new incident starts with (editable per incident). Empty: none.
+CONFERENCE_BRIDGE_URL = env.str("CONFERENCE_BRIDGE_URL", default="")
+if CONFERENCE_BRIDGE_URL and not CONFERENCE_BRIDGE_URL.startswith(("https://", "http://")):
+    raise ImproperlyConfigured("CONFERENCE_BRIDGE_URL must be an http(s) URL (or empty).")
+
 # Alertmanager webhook (POST /api/alerts/alertmanager/). Empty: the endpoint refuses every request.
 ALERTMANAGER_WEBHOOK_TOKEN = env.str("ALERTMANAGER_WEBHOOK_TOKEN", default="")
 if ALERTMANAGER_WEBHOOK_TOKEN and len(ALERTMANAGER_WEBHOOK_TOKEN) < 24:
@@ -510,6 +530,8 @@ ALERT_TYPE_LABEL = env.str("ALERT_TYPE_LABEL", default="incident_type")
 
 # Distribution lists emailed when an incident is declared, changes severity or is resolved, per severity.
 INCIDENT_EMAIL_LISTS = {level: env.list(f"NOTIFY_EMAILS_SEV{level}", default=[]) for level in (1, 2, 3, 4)}
+# Stakeholder lists emailed each stakeholder status update, per severity.
+STAKEHOLDER_EMAIL_LISTS = {level: env.list(f"STAKEHOLDER_EMAILS_SEV{level}", default=[]) for level in (1, 2, 3, 4)}
 
 # Public status page: how far back its history and feed go.
 STATUS_PAGE_HISTORY_DAYS = env.int("STATUS_PAGE_HISTORY_DAYS", default=90)
@@ -549,6 +571,15 @@ POSTMORTEM_ESCALATION_GRACE = _duration("POSTMORTEM_ESCALATION_GRACE", "1d")
 POSTMORTEM_ESCALATE_TO_EMERGENCY_CONTACTS = env.list("POSTMORTEM_ESCALATE_TO_EMERGENCY_CONTACTS", cast=int, default=[1])
 # Reminders claimed per transaction by one sweep.
 POSTMORTEM_SWEEP_BATCH = env.int("POSTMORTEM_SWEEP_BATCH", default=100)
+# Stalled incidents chased per transaction by one sweep (incidents.stalls).
+STALL_SWEEP_BATCH = env.int("STALL_SWEEP_BATCH", default=200)
+
+# Regulatory reporting: files sent to regulators are kept under MEDIA_ROOT (never served directly:
+# a signed-in page hands them out), each at most REGULATORY_MAX_FILE_SIZE bytes.
+MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "var" / "media")
+REGULATORY_MAX_FILE_SIZE = env.int("REGULATORY_MAX_FILE_SIZE", default=10 * 1024 * 1024)
+if not 0 < REGULATORY_MAX_FILE_SIZE <= 100 * 1024 * 1024:
+    raise ImproperlyConfigured("REGULATORY_MAX_FILE_SIZE is a number of bytes, more than 0 and at most 100 MB.")
 
 # Sessions. The absolute lifetime counts from sign-in and the idle timeout from the last request;
 # portal.middleware.SessionIdleTimeoutMiddleware enforces both (the cookie's own expiry slides).

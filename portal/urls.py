@@ -15,6 +15,7 @@ urlpatterns = [
     path("postmortems/", include("postmortems.urls")),
     path("approvals/", include("approvals.urls")),
     path("impact/", include("ledger.urls")),
+    path("regulatory/", include("regulatory.urls")),
     path("insights/", include("insights.urls")),
     path("search/", include("search.urls")),
     path("", include("health.urls")),

@@ -9,6 +9,8 @@ class PostmortemsConfig(AppConfig):
         from incidents import events
         from incidents import panels as incident_pages
         from incidents.models import Incident
+        from regulatory import events as regulatory_events
+        from regulatory.models import ReportClock
 
         from . import panels, services
 
@@ -17,6 +19,12 @@ class PostmortemsConfig(AppConfig):
         )
         events.incident_closing.connect(
             services.closure_blockers, sender=Incident, dispatch_uid="postmortems.closure_blockers"
+        )
+        regulatory_events.report_clock_started.connect(
+            services.report_clock_arm, sender=ReportClock, dispatch_uid="postmortems.report_clock_arm"
+        )
+        regulatory_events.report_clock_submitted.connect(
+            services.report_clock_disarm, sender=ReportClock, dispatch_uid="postmortems.report_clock_disarm"
         )
         incident_pages.dashboard_panels.connect(panels.dashboard_panel, dispatch_uid="postmortems.dashboard_panel")
         incident_pages.incident_panels.connect(panels.incident_panel, dispatch_uid="postmortems.incident_panel")

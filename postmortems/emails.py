@@ -7,6 +7,7 @@ failed send is retried with backoff."""
 from notifications.models import OutboxMessage
 from notifications.services import email_message
 from portal.display import person_name
+from regulatory import emails as regulatory_emails
 
 from .models import ActionItem, Reminder
 
@@ -83,6 +84,10 @@ def verification_escalation_email(*, reminder: Reminder, recipients, now) -> Out
 
 def deadline_notice(*, reminder: Reminder, recipients, now, emergency_contacts=()) -> OutboxMessage | None:
     """The unsaved email for `reminder`'s kind; None with no recipients."""
+    if reminder.report_clock_id is not None:
+        return regulatory_emails.deadline_notice(
+            reminder=reminder, recipients=recipients, now=now, emergency_contacts=emergency_contacts
+        )
     if reminder.kind == Reminder.Kind.VERIFY:
         return verification_reminder_email(reminder=reminder, recipients=recipients, now=now)
     if reminder.kind == Reminder.Kind.VERIFY_ESCALATION:

@@ -20,6 +20,7 @@ from django.utils import timezone
 from audit.models import TimeStamped, history
 from incidents.models import Contact, Incident
 from notifications.models import OutboxMessage
+from regulatory.models import ReportClock
 
 EARLIEST_DUE = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST_DUE_AHEAD = timedelta(days=366 * 10)
@@ -402,8 +403,8 @@ class ReminderQuerySet(models.QuerySet):
 
 
 class Reminder(TimeStamped):
-    """One notice about one milestone or action item: a reminder before its
-    deadline, an overdue notice at it, or an escalation after the grace period.
+    """One notice about one milestone, action item or regulatory report clock: a reminder
+    before its deadline, an overdue notice at it, or an escalation after the grace period.
 
     There is exactly one row per (milestone or action item, kind), created with
     its due time when the milestone or item is (the verification kinds when a
@@ -434,6 +435,9 @@ class Reminder(TimeStamped):
     action_item = models.ForeignKey(
         ActionItem, null=True, blank=True, on_delete=models.CASCADE, related_name="reminders"
     )
+    report_clock = models.ForeignKey(
+        ReportClock, null=True, blank=True, on_delete=models.CASCADE, related_name="reminders"
+    )
     kind = models.CharField(max_length=20, choices=Kind.choices)
     due_at = models.DateTimeField()
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
@@ -452,10 +456,11 @@ class Reminder(TimeStamped):
         indexes = [models.Index(fields=["due_at"], condition=Q(status="pending"), name="reminder_pending_due")]
         constraints = [
             models.CheckConstraint(
-                condition=Q(milestone__isnull=True, action_item__isnull=False)
-                | Q(milestone__isnull=False, action_item__isnull=True),
+                condition=Q(milestone__isnull=True, action_item__isnull=False, report_clock__isnull=True)
+                | Q(milestone__isnull=False, action_item__isnull=True, report_clock__isnull=True)
+                | Q(milestone__isnull=True, action_item__isnull=True, report_clock__isnull=False),
                 name="%(app_label)s_%(class)s_one_target",
-                violation_error_message="A reminder is about one milestone or one action item.",
+                violation_error_message="A reminder is about one milestone, one action item or one report clock.",
             ),
             models.UniqueConstraint(
                 fields=["milestone", "kind"],
@@ -469,6 +474,12 @@ class Reminder(TimeStamped):
                 name="%(app_label)s_%(class)s_once_per_action_item_kind",
                 violation_error_message="This action item already has a reminder of this kind.",
             ),
+            models.UniqueConstraint(
+                fields=["report_clock", "kind"],
+                condition=Q(report_clock__isnull=False),
+                name="%(app_label)s_%(class)s_once_per_report_clock_kind",
+                violation_error_message="This report clock already has a reminder of this kind.",
+            ),
             models.CheckConstraint(
                 condition=Q(status="pending") | Q(handled_at__isnull=False),
                 name="%(app_label)s_%(class)s_handled_has_time",
@@ -481,7 +492,7 @@ class Reminder(TimeStamped):
 
     @property
     def target(self):
-        return self.milestone or self.action_item
+        return self.milestone or self.action_item or self.report_clock
 
     @property
     def outbox_key(self) -> str:

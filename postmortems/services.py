@@ -15,6 +15,7 @@ from approvals.services import approval_use
 from audit.actors import acting_as, system_user
 from audit.bulk import bulk_save
 from incidents.models import Contact, Incident, Role, Severity
+from incidents.outreach import Callee, Page, page_people_many
 from incidents.selectors import active_role_holders
 from notifications.models import OutboxMessage
 from notifications.services import outbox_enqueue_many
@@ -26,6 +27,8 @@ logger = logging.getLogger(__name__)
 
 ROLE_IC = Role.INCIDENT_COMMANDER
 ROLE_TL = Role.TECHNICAL_LEAD
+ROLE_CL = Role.COMMUNICATIONS_LEAD
+REGULATORY_CONTACTS = "regulatory"  # the key of the emergency contacts a report clock's escalation goes to
 
 K = Milestone.Kind
 R = Reminder.Kind
@@ -196,19 +199,32 @@ def open_on_resolve(sender, *, incident: Incident, actor, **kwargs) -> None:
     if existing is not None:
         if existing.awaiting_resolution:
             postmortem_start_clock(postmortem=existing, started_at=incident.resolved_at, actor=actor)
-    elif Severity.objects.filter(pk=incident.severity_id, postmortem_required=True).exists():
+    elif postmortem_required(incident):
         postmortem_open(incident=incident, actor=actor, reason="Post-mortem opened on resolution")
 
 
+def postmortem_required(incident: Incident) -> bool:
+    """Whether the incident needs a post-mortem: once any severity it has had required one (its sticky
+    flag), or its current severity does now (switched on in the admin since)."""
+    return (
+        incident.postmortem_required
+        or Severity.objects.filter(pk=incident.severity_id, postmortem_required=True).exists()
+    )
+
+
 def closure_blockers(sender, *, incident: Incident, **kwargs) -> list[str]:
-    """Receiver of `incidents.events.incident_closing`: an incident whose
-    severity requires a post-mortem closes only once that post-mortem is complete
-    (one opened on request for another incident does not hold it open)."""
-    if not Severity.objects.filter(pk=incident.severity_id, postmortem_required=True).exists():
+    """Receiver of `incidents.events.incident_closing`: an incident that requires a post-mortem
+    closes only once that post-mortem is complete (one opened on request for another incident
+    does not hold it open). Lowering the severity after the fact does not release it."""
+    if not postmortem_required(incident):
         return []
     postmortem = PostMortem.objects.filter(incident=incident).first()
     if postmortem is None:
-        return [f"A post-mortem is required for {incident.severity.code} incidents and none has been opened."]
+        if incident.severity.postmortem_required:
+            return [f"A post-mortem is required for {incident.severity.code} incidents and none has been opened."]
+        return [
+            "A post-mortem is required for this incident (an earlier severity required one) and none has been opened."
+        ]
     if postmortem.is_complete:
         return []
     open_kinds = [m.get_kind_display().lower() for m in postmortem.milestones.open().order_by("due_at")]
@@ -502,6 +518,26 @@ def action_item_send_back(*, item: ActionItem, actor, reason: str) -> ActionItem
     return item
 
 
+# Regulatory report clocks: their reminder rows --------------------------------------------------------------------
+
+
+def report_clock_arm(sender, *, clock, **kwargs) -> None:
+    """Receiver of `regulatory.events.report_clock_started`: the clock's reminder rows, one per kind
+    (before the deadline by the obligation's lead, at it, after its escalation grace), in the
+    transaction that started the clock."""
+    obligation = clock.obligation
+    schedule = {R.OVERDUE: clock.due_at, R.ESCALATION: clock.due_at + obligation.escalate_after}
+    if obligation.remind_before:
+        schedule[R.BEFORE] = clock.due_at - obligation.remind_before
+    for kind, due_at in schedule.items():
+        Reminder.objects.create(report_clock=clock, kind=kind, due_at=due_at)
+
+
+def report_clock_disarm(sender, *, clock, **kwargs) -> None:
+    """Receiver of `regulatory.events.report_clock_submitted`: its pending reminders are not needed."""
+    _cancel_reminders(clock, "Report submitted")
+
+
 # The deadline sweep ---------------------------------------------------------------------------------------------
 
 
@@ -514,8 +550,17 @@ def _emergency_contacts(severity_levels) -> dict[int, list[Contact]]:
     return {level: contacts for level in levels}
 
 
+def _incident(reminder: Reminder) -> Incident:
+    """The incident whose deadline `reminder` is about."""
+    if reminder.report_clock_id is not None:
+        return reminder.report_clock.incident
+    return reminder.target.postmortem.incident
+
+
 def _owner(reminder: Reminder):
     target = reminder.target
+    if reminder.report_clock_id is not None:
+        return None  # a report clock has no owner: its reminders go to the incident's leads
     return target.owner if isinstance(target, ActionItem) else target.postmortem.owner
 
 
@@ -539,7 +584,10 @@ def _verifiers(reminder: Reminder, holders) -> list:
 def _recipients(reminder: Reminder, holders, emergency) -> list[str]:
     """The owner; for an escalation, or when nobody owns the post-mortem, also the
     Incident Commander and the Technical Lead (a deadline with no owner is theirs).
-    A verification reminder goes to the verifiers instead (`_verifiers`)."""
+    A verification reminder goes to the verifiers instead (`_verifiers`), a report clock's to the
+    incident's leads (`_report_clock_recipients`)."""
+    if reminder.report_clock_id is not None:
+        return _report_clock_recipients(reminder, holders, emergency)
     if reminder.kind in Reminder.VERIFICATION_KINDS:
         return sorted({p.email for p in _verifiers(reminder, holders)})
     postmortem = reminder.target.postmortem
@@ -552,6 +600,29 @@ def _recipients(reminder: Reminder, holders, emergency) -> list[str]:
     if reminder.kind == R.ESCALATION:
         addresses += [c.email for c in emergency.get(postmortem.incident.severity.level, []) if c.email]
     return sorted(set(addresses))
+
+
+def _report_clock_recipients(reminder: Reminder, holders, emergency) -> list[str]:
+    """A regulatory report's deadline: the Incident Commander and the Communications Lead (and the
+    Technical Lead when neither is assigned); its escalation also the Technical Lead and the active
+    emergency contacts with an email."""
+    incident_holders = holders.get(reminder.report_clock.incident_id, {})
+    people = [incident_holders.get(ROLE_IC), incident_holders.get(ROLE_CL)]
+    if reminder.kind == R.ESCALATION or not any(people):
+        people.append(incident_holders.get(ROLE_TL))
+    addresses = [p.email for p in people if p is not None and p.is_active and p.email]
+    if reminder.kind == R.ESCALATION:
+        addresses += [c.email for c in emergency.get(REGULATORY_CONTACTS, []) if c.email]
+    return sorted(set(addresses))
+
+
+def _escalation_contacts(reminder: Reminder, emergency) -> list:
+    """The emergency contacts an escalation lists (none for other kinds)."""
+    if reminder.kind != R.ESCALATION:
+        return []
+    if reminder.report_clock_id is not None:
+        return emergency.get(REGULATORY_CONTACTS, [])
+    return emergency.get(reminder.target.postmortem.incident.severity.level, [])
 
 
 SWEEP_REASON = "Deadline sweep"
@@ -579,6 +650,9 @@ def _sweep_reads() -> list[str]:
         ),
         *(f"action_item__owner__{name}" for name in person),
         *(f"action_item__postmortem__{name}" for name in postmortem),
+        *(f"report_clock__{name}" for name in ["incident", "obligation", "started_at", "due_at", "submitted_at"]),
+        *(f"report_clock__incident__{name}" for name in ["reference", "title", "severity__level"]),
+        *(f"report_clock__obligation__{name}" for name in ["name", "addressee"]),
     ]
 
 
@@ -606,7 +680,7 @@ def _settle(reminder: Reminder, now, holders, emergency) -> OutboxMessage | None
         reminder.status, reminder.note = Reminder.Status.SKIPPED, "Verify-by time already passed"
         return None
     recipients = _recipients(reminder, holders, emergency)
-    contacts = emergency.get(target.postmortem.incident.severity.level, []) if reminder.kind == R.ESCALATION else []
+    contacts = _escalation_contacts(reminder, emergency)
     message = emails.deadline_notice(reminder=reminder, recipients=recipients, now=now, emergency_contacts=contacts)
     if message is None:
         reminder.status, reminder.note = Reminder.Status.SKIPPED, "Nobody with an email address to tell"
@@ -615,6 +689,39 @@ def _settle(reminder: Reminder, now, holders, emergency) -> OutboxMessage | None
     reminder.status = Reminder.Status.QUEUED
     reminder.recipients = recipients
     return message
+
+
+def _page_escalation(reminder: Reminder, contacts: list[Contact]) -> Page | None:
+    """A Sev1 post-mortem escalation also pages the active emergency contacts with a number (executives,
+    who may have only a phone number), each once: the reminder is handled once, each page has its own key."""
+    if reminder.kind not in (R.ESCALATION, R.VERIFY_ESCALATION) or reminder.status == Reminder.Status.CANCELLED:
+        return None
+    if reminder.report_clock_id is not None:
+        return None  # a report clock's escalation is emailed (to the emergency contacts too), not paged
+    incident = reminder.target.postmortem.incident
+    if incident.severity.level != 1:
+        return None
+    return Page(
+        incident=incident,
+        callees=tuple(Callee(c.name, c.phone) for c in contacts),
+        key=f"postmortem-escalation:{reminder.pk}",
+        text=f"Sev1 {incident.reference} post-mortem deadline missed ({reminder.get_kind_display().lower()}): "
+        f"{incident.title}. {settings.SITE_URL}{incident.get_absolute_url()}",
+        why="Sev1 post-mortem escalation",
+    )
+
+
+def _paging_contacts(batch: list[Reminder]) -> list[Contact]:
+    """The emergency contacts with a phone number, read once for a batch holding a Sev1 escalation."""
+    if not any(
+        r.kind in (R.ESCALATION, R.VERIFY_ESCALATION)
+        and r.report_clock_id is None
+        and r.target.postmortem.incident.severity.level == 1
+        for r in batch
+    ):
+        return []
+    contacts = Contact.objects.filter(category=Contact.Category.EMERGENCY, is_active=True).exclude(phone="")
+    return list(contacts.order_by("escalation_order", "name"))
 
 
 def deadlines_claim_batch(*, now, batch_size: int) -> dict[str, int]:
@@ -649,6 +756,8 @@ def deadlines_claim_batch(*, now, batch_size: int) -> dict[str, int]:
                 "action_item__owner",
                 "action_item__postmortem__owner",  # a verification reminder goes to it
                 "action_item__postmortem__incident__severity",
+                "report_clock__incident__severity",
+                "report_clock__obligation",
             )
             .only(*SWEEP_READS)
             .order_by("due_at", "pk")
@@ -656,18 +765,29 @@ def deadlines_claim_batch(*, now, batch_size: int) -> dict[str, int]:
         escalations = [r for r in batch if r.kind == R.ESCALATION]
         # The Incident Commander and Technical Lead of the incidents whose reminders go to them (see _recipients).
         lead_incidents = {
-            r.target.postmortem.incident_id
+            _incident(r).pk
             for r in batch
             if r.kind in (R.ESCALATION, *Reminder.VERIFICATION_KINDS) or _owner(r) is None
         }
-        holders = active_role_holders(lead_incidents, (ROLE_IC, ROLE_TL)) if lead_incidents else {}
-        emergency = _emergency_contacts({r.target.postmortem.incident.severity.level for r in escalations})
-        emails_of = {}
+        holders = active_role_holders(lead_incidents, (ROLE_IC, ROLE_TL, ROLE_CL)) if lead_incidents else {}
+        emergency = _emergency_contacts(
+            {r.target.postmortem.incident.severity.level for r in escalations if r.report_clock_id is None}
+        )
+        if any(r.report_clock_id is not None for r in escalations):
+            # A missed regulatory deadline is a compliance violation: its escalation goes to every emergency contact.
+            emergency[REGULATORY_CONTACTS] = list(
+                Contact.objects.filter(category=Contact.Category.EMERGENCY, is_active=True)
+            )
+        paging_contacts = _paging_contacts(batch)
+        emails_of, pages = {}, []
         for reminder in batch:
             message = _settle(reminder, now, holders, emergency)
             if message is not None:
                 emails_of[reminder.pk] = message
+            if (page := _page_escalation(reminder, paging_contacts)) is not None:
+                pages.append(page)
         queued = outbox_enqueue_many(emails_of.values(), actor=actor, reason=SWEEP_REASON)
+        page_people_many(pages, actor=actor, reason="Sev1 post-mortem escalation paged")
         for reminder in batch:
             if reminder.pk in emails_of:
                 reminder.outbox_message = queued[emails_of[reminder.pk].key][0]

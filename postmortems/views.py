@@ -18,6 +18,7 @@ from approvals.panels import analysis_box
 from incidents.models import Incident
 from incidents.views import FilteredListView
 from ledger.selectors import incident_totals
+from regulatory.selectors import incident_clocks
 
 from . import selectors, services
 from .filters import ActionItemFilterSet, PostMortemFilterSet
@@ -81,6 +82,7 @@ class PostMortemDetailView(LoginRequiredMixin, PermissionRequiredMixin, DetailVi
             can_change_action=user.has_perm("postmortems.change_actionitem"),
             analysis_approval=analysis_box(self.request, postmortem.incident),  # four eyes (approvals)
             impact_totals=_impact_totals(user, postmortem.incident),
+            report_clocks=_report_clocks(user, postmortem.incident),
             **kwargs,
         )
 
@@ -317,6 +319,12 @@ def postmortem_print(request, reference):
         "impact_totals": _impact_totals(request.user, postmortem.incident),
     }
     return render(request, "postmortems/postmortem_print.html", context)
+
+
+def _report_clocks(user, incident):
+    """The incident's regulatory report clocks (met on time, late, not submitted), or None for someone
+    who may not see them."""
+    return incident_clocks(incident) if user.has_perm("regulatory.view_reportclock") else None
 
 
 def _impact_totals(user, incident):

@@ -172,24 +172,15 @@ def _search_postgres(text: str, kinds: list[Kind]) -> Results:
     try:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(
-                "SELECT set_config('statement_timeout', %s, true), querytree(websearch_to_tsquery(%s::regconfig, %s))",
+                "SELECT current_setting('statement_timeout'), set_config('statement_timeout', %s, true),"
+                " querytree(websearch_to_tsquery(%s::regconfig, %s))",
                 [str(TIMEOUT_MS), documents.CONFIG, text],
             )
-            tree = cursor.fetchone()[1]
-            if tree == "":
-                results.notice = (
-                    "Nothing to search for: the search has only common words (such as “the” or “and”), "
-                    "operators or punctuation. Try a more specific word."
-                )
-                return results
-            if tree == "T":
-                results.notice = (
-                    "Add a word to look for: excluded words (-word) on their own, or OR-ed with one, "
-                    "would match nearly everything."
-                )
-                return results
-            for kind in kinds:
-                results.groups.append(_ranked_group(kind, query))
+            before, _, tree = cursor.fetchone()
+            _search_groups(results, tree, kinds, query)
+            # The timeout is the search's alone: a caller's transaction (a test's, or work committed after
+            # the page) goes on with its own. A cancelled search rolls back to the savepoint, which undoes it.
+            cursor.execute("SELECT set_config('statement_timeout', %s, true)", [before])
     except OperationalError as exc:
         if getattr(exc.__cause__, "sqlstate", None) != QUERY_CANCELED:
             raise
@@ -199,6 +190,23 @@ def _search_postgres(text: str, kinds: list[Kind]) -> Results:
             "Add a word to narrow it, or take common words out of quotes."
         )
     return results
+
+
+def _search_groups(results: Results, tree: str, kinds: list[Kind], query: SearchQuery) -> None:
+    if tree == "":
+        results.notice = (
+            "Nothing to search for: the search has only common words (such as “the” or “and”), "
+            "operators or punctuation. Try a more specific word."
+        )
+        return
+    if tree == "T":
+        results.notice = (
+            "Add a word to look for: excluded words (-word) on their own, or OR-ed with one, "
+            "would match nearly everything."
+        )
+        return
+    for kind in kinds:
+        results.groups.append(_ranked_group(kind, query))
 
 
 def _ranked_group(kind: Kind, query: SearchQuery) -> Group:

@@ -240,6 +240,7 @@ def test_a_closed_incident_reopened_needs_a_new_approval(resolved, responder, ot
 # Severities without four eyes: exactly as before.
 
 
+@pytest.mark.usefixtures("postmortems_not_required")  # closing held by neither a post-mortem nor four eyes
 def test_a_severity_without_four_eyes_closes_as_before(responder):
     incident = resolve(declare(responder, level=3, title="Risk service blocking pairs"), responder)
 

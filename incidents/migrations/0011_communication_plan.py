@@ -85,6 +85,12 @@ def forward(apps, schema_editor):
         RunbookStep.objects.bulk_create(steps)
 
 
+def backward(apps, schema_editor):
+    """Before this migration every step had a type: the general steps go (the constant they came from
+    is back in the code of that time), or the column could not become NOT NULL again."""
+    apps.get_model("incidents", "RunbookStep").objects.filter(incident_type__isnull=True).delete()
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -255,5 +261,5 @@ class Migration(migrations.Migration):
             model_name='updatetemplate',
             constraint=models.UniqueConstraint(fields=('audience', 'phase'), name='incidents_updatetemplate_one_per_audience_phase', violation_error_message='This audience already has a template for this phase.'),
         ),
-        migrations.RunPython(forward, migrations.RunPython.noop),
+        migrations.RunPython(forward, backward),
     ]

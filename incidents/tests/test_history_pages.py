@@ -18,6 +18,7 @@ from audit.history import PER_PAGE
 from incidents import services
 from incidents.history import incident_history
 from incidents.models import Contact, Role, Severity
+from incidents.runbook_data import GENERAL_STEPS
 from portal.testing import report_figures
 
 from .factories import declare
@@ -125,7 +126,8 @@ def test_earlier_link_continues_with_older_entries_and_their_diffs(rclient, resp
     note_texts = [c.new for page in entries for e in page if e.subject == "Timeline note" for c in e.changes]
     expected = [f"After {i}" for i in reversed(range(60))] + [f"Before {i}" for i in reversed(range(60))]
     assert [t for t in note_texts if t.startswith(("After", "Before"))] == expected
-    assert [e.label for e in entries[2] if e.subject == "Checklist"] == ["22 items from the runbook"]
+    checklist = [e.label for e in entries[2] if e.subject == "Checklist"]
+    assert checklist == [f"{len(GENERAL_STEPS) + 13} items from the runbook"]
     body = pages[1][0].content.decode()
     assert "Sev1 – Critical" in body and ">After 10<" in body and ">After 11<" not in body
     # And back: the "Newer" link from the second page shows the first page again.

@@ -73,7 +73,10 @@ URLS = [
         "checklist",
         WRITE,
         "post",
-        lambda w: reverse("incidents:checklist_toggle", args=[w["ref"], w["incident"].checklist.first().pk]),
+        lambda w: reverse(
+            "incidents:checklist_toggle",
+            args=[w["ref"], w["incident"].checklist.filter(done_at__isnull=True).first().pk],
+        ),
         lambda w: {"done": "1"},
     ),
     (

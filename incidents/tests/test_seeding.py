@@ -3,6 +3,7 @@ from django.contrib.auth.models import Group
 from django.core.management import call_command
 
 from incidents.models import CommunicationChannel, Contact, IncidentType, Role, RunbookStep, Service, Severity
+from incidents.runbook_data import GENERAL_STEPS
 
 SEEDED = [Severity, IncidentType, RunbookStep, Role, Contact, CommunicationChannel, Service]
 
@@ -45,7 +46,20 @@ def test_seed_loads_the_whole_runbook(db):
         7200,
         None,
     ]
-    assert list(Severity.objects.filter(postmortem_required=True).values_list("level", flat=True)) == [1, 2]
+    # The runbook: post-mortem analysis is part of every incident's post-incident activities.
+    assert list(Severity.objects.filter(postmortem_required=True).values_list("level", flat=True)) == [1, 2, 3, 4]
+    assert [s.stall_after.total_seconds() / 3600 for s in Severity.objects.all()] == [1, 2, 8, 24]
+    general = RunbookStep.objects.filter(incident_type__isnull=True)
+    assert general.count() == len(GENERAL_STEPS) == 41
+    assert set(general.values_list("kind", flat=True)) == {
+        "initial_response",
+        "investigation",
+        "resolution",
+        "post_incident",
+    }
+    assert set(general.exclude(performed_by_portal="").values_list("performed_by_portal", flat=True)) == set(
+        RunbookStep.Performs.values
+    )
     assert set(IncidentType.objects.values_list("slug", flat=True)) == {
         "trade-execution-failure",
         "signal-processing-delay",
@@ -95,6 +109,26 @@ def test_seed_restores_an_edited_row_and_records_why(db):
     latest = cto.history.first()
     assert latest.history_change_reason == "seed_runbook"
     assert latest.history_user.username == "system"
+
+
+def test_seed_keeps_staffs_post_mortem_switch_stall_period_and_edited_general_steps(db):
+    from datetime import timedelta
+
+    call_command("seed_runbook")
+    sev4 = Severity.objects.get(level=4)
+    sev4.postmortem_required, sev4.stall_after = False, timedelta(hours=48)
+    sev4.save()
+    step = RunbookStep.objects.get(incident_type__isnull=True, kind="post_incident", position=3)
+    step.text = "Review response effectiveness with the desk"
+    step.save()
+    RunbookStep.objects.get(incident_type__isnull=True, kind="post_incident", position=8).delete()
+
+    call_command("seed_runbook")
+
+    sev4.refresh_from_db()
+    assert (sev4.postmortem_required, sev4.stall_after) == (False, timedelta(hours=48))
+    assert RunbookStep.objects.get(pk=step.pk).text == "Review response effectiveness with the desk"
+    assert RunbookStep.objects.filter(incident_type__isnull=True).count() == len(GENERAL_STEPS) - 1
 
 
 def test_seed_demo_creates_incidents_in_different_phases_once(db):

@@ -9,6 +9,7 @@ from django.utils import timezone
 from incidents import services
 from incidents.events import incident_closing, incident_resolved
 from incidents.models import ChecklistItem, Incident, IncidentType, Role, RoleAssignment, Severity, TimelineEntry
+from incidents.runbook_data import GENERAL_STEPS
 
 T0 = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
 
@@ -34,11 +35,14 @@ def test_declare_gives_reference_responder_checklist_and_first_event(responder):
     assert first.initial_responder == responder
     assert first.status == Incident.Status.DETECTED
     sections = list(first.checklist.values_list("section", flat=True))
+    # The general runbook's steps, then the type's own in each section.
     assert sections.count("initial_response") == 9
     assert sections.count("symptom") == 3
-    assert sections.count("investigation") == 5
-    assert sections.count("resolution") == 5
-    assert first.checklist.get(section="investigation", position=1).text == "Check executor service logs"
+    assert sections.count("investigation") == 12 + 5
+    assert sections.count("resolution") == 12 + 5
+    assert sections.count("post_incident") == 8
+    assert first.checklist.get(section="investigation", position=1).text == "Gather information: check service logs"
+    assert first.checklist.get(section="investigation", position=13).text == "Check executor service logs"
     assert first.timeline.get().text.startswith("Incident declared as Sev1")
     assert first.next_update_due_at == T0 + timedelta(minutes=30)
     assert second.next_update_due_at == T0 + timedelta(hours=2)
@@ -248,7 +252,7 @@ def test_phase_targets(incident, responder):
 
 
 def test_checklist_tick_records_who_and_when(incident, responder):
-    item = incident.checklist.get(section="investigation", position=1)
+    item = incident.checklist.get(text="Check executor service logs")
 
     item = services.checklist_item_set_done(item=item, actor=responder, done=True)
 
@@ -259,7 +263,7 @@ def test_checklist_tick_records_who_and_when(incident, responder):
 
 
 def test_database_refuses_a_tick_without_who(incident):
-    item = incident.checklist.first()
+    item = incident.checklist.filter(done_at__isnull=True).first()
     item.done_at = timezone.now()
 
     with pytest.raises(IntegrityError), transaction.atomic():
@@ -274,7 +278,11 @@ def test_database_refuses_resolution_before_detection(incident):
 
 
 def test_checklist_items_written_with_history(incident):
-    assert ChecklistItem.history.filter(incident_id=incident.pk).count() == incident.checklist.count() == 22
+    assert (
+        ChecklistItem.history.filter(incident_id=incident.pk).count()
+        == incident.checklist.count()
+        == len(GENERAL_STEPS) + 13
+    )
 
 
 def test_numbering_goes_on_past_9999_a_year(responder):

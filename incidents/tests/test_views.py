@@ -29,6 +29,7 @@ from incidents.models import (
     StatusUpdate,
     TimelineEntry,
 )
+from incidents.runbook_data import GENERAL_STEPS
 from people.services import profile_update
 
 from .factories import declare
@@ -363,7 +364,7 @@ def test_declaring_creates_the_incident_with_reference_checklist_and_initial_res
     assert incident.reference.startswith(f"INC-{timezone.now().year}-")
     assert incident.initial_responder == responder
     sections = set(incident.checklist.values_list("section", flat=True))
-    assert sections == {"initial_response", "symptom", "investigation", "resolution"}
+    assert sections == {"initial_response", "symptom", "investigation", "resolution", "post_incident"}
     assert incident.checklist.filter(text="Check executor service logs").exists()
     assert list(incident.services.values_list("slug", flat=True)) == ["executor"]
 
@@ -592,7 +593,7 @@ def test_ticking_a_checklist_item_records_who_and_when(rclient, incident, respon
 
 def test_checklist_item_of_another_incident_is_not_found(rclient, incident, responder):
     other = declare(responder, title="Other")
-    item = other.checklist.first()
+    item = other.checklist.filter(done_at__isnull=True).first()
     assert rclient.post(url("checklist_toggle", incident, item.pk), {"done": "1"}).status_code == 404
     item.refresh_from_db()
     assert not item.is_done
@@ -719,7 +720,8 @@ def test_incident_history_shows_readable_field_changes_with_user_and_reason(
     assert ticked.label == "Verify blockchain connectivity"
     assert [c.new for c in ticked.changes if c.label == "Done by"] == ["Tom Tech"]
     assert any(e.subject == "Status update" and e.label == "Customers (status page)" for e in entries)
-    assert any(e.subject == "Checklist" and e.label == "22 items from the runbook" for e in entries)
+    checklist_label = f"{len(GENERAL_STEPS) + 13} items from the runbook"
+    assert any(e.subject == "Checklist" and e.label == checklist_label for e in entries)
     services_change = next(e for e in entries if any(c.label == "Services" for c in e.changes))
     assert [c.new for c in services_change.changes if c.label == "Services"] == ["Trade executor"]
     # Readable, not a dump: no raw ids, dicts or model reprs.
@@ -815,4 +817,5 @@ def test_checklist_is_shown_by_section(rclient, incident):
     response = rclient.get(detail_url(incident))
     sections = response.context["checklist_sections"]
     assert [s["label"] for s in sections] == [label for _, label in ChecklistItem.Section.choices]
-    assert sections[0]["done"] == 0 and len(sections[0]["items"]) == 9
+    # The portal has ticked what it did at declaration: the ticket and the initial responder.
+    assert sections[0]["done"] == 2 and len(sections[0]["items"]) == 9

@@ -47,9 +47,10 @@ def test_with_redis_down_the_portal_keeps_saving_and_the_outbox_drains_once_it_i
 
     assert response.status_code == 200
     assert elapsed < 5  # generous: proves no hang on the broker's retries, not a benchmark
-    assert caplog.text.count("Broker unavailable") == 2  # both publishes failed, neither raised
+    # The declaration, the internal update and the severity change: each publish failed, none raised.
+    assert caplog.text.count("Broker unavailable") == 3
     pending = OutboxMessage.objects.filter(status=OutboxMessage.Status.PENDING, attempts=0)
-    assert pending.count() == 2
+    assert pending.count() == 3
     assert smtp_server.messages == []
 
     # Redis is back: a real worker runs the sweep, which sends what was left behind.
@@ -60,10 +61,11 @@ def test_with_redis_down_the_portal_keeps_saving_and_the_outbox_drains_once_it_i
         assert publish(tasks.outbox_sweep)
         wait_until(lambda: not OutboxMessage.objects.filter(status=OutboxMessage.Status.PENDING).exists())
 
-    received = smtp_server.wait_for(2)
+    received = smtp_server.wait_for(3)
     subjects = sorted(str(m["Subject"]).strip() for m in received)
     assert subjects == [
         f"[{incident.reference}] Sev1 declared: ExecutorErrors: Trade failure rate above 20%",
+        f"[{incident.reference}] Sev1 internal update: ExecutorErrors: Trade failure rate above 20%",
         f"[{incident.reference}] Severity Sev1 → Sev2: ExecutorErrors: Trade failure rate above 20%",
     ]
     assert all(m["To"] for m in received)

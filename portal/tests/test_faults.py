@@ -16,7 +16,7 @@ from notifications.models import OutboxMessage
 from notifications.services import message_id as outbox_message_id
 from notifications.services import outbox_enqueue
 from portal.testing import report_figures, wait_until
-from postmortems.tests import processes as proc
+from portal.tests import processes as proc
 
 pytestmark = [pytest.mark.fault, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 

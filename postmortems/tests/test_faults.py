@@ -13,9 +13,9 @@ from audit.actors import system_user
 from conftest import free_port
 from notifications.models import OutboxMessage
 from portal.testing import report_figures, wait_until
+from portal.tests import processes as proc
 from postmortems.models import Reminder
 from postmortems.tasks import enforce_deadlines
-from postmortems.tests import processes as proc
 from postmortems.tests.factories import due_meetings, due_verifications, make_user
 
 pytestmark = [pytest.mark.fault, pytest.mark.django_db(transaction=True)]

@@ -36,10 +36,18 @@ def test_service_owners_join_the_participants(incident, responder, other_respond
     assert other_responder in incident.postmortems.get().participants.all()
 
 
-def test_resolving_a_sev3_opens_no_postmortem_but_one_can_be_requested(incident, responder):
-    from incidents.services import incident_change_severity
+def test_resolving_where_none_is_required_opens_no_postmortem_but_one_can_be_requested(responder):
+    from incidents.models import IncidentType
+    from incidents.services import incident_declare
 
-    incident_change_severity(incident=incident, severity=Severity.objects.get(level=3), actor=responder, reason="x")
+    Severity.objects.filter(level=3).update(postmortem_required=False)  # test setup: switched off in the admin
+    incident = incident_declare(
+        actor=responder,
+        title="Minor glitch",
+        severity=Severity.objects.get(level=3),
+        incident_type=IncidentType.objects.get(slug="other"),
+        detection_source=Incident.DetectionSource.USER_REPORT,
+    )
     resolve(incident, responder)
     assert not PostMortem.objects.exists()
     assert incident_close_blockers(Incident.objects.get(pk=incident.pk)) == []
